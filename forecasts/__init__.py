@@ -1,0 +1,1 @@
+"""Demand forecasts: history in, a distribution per item x location x period out."""

@@ -1,0 +1,1 @@
+"""The stochastic multi-echelon inventory model, its solver hand-over, the command line."""

@@ -1,0 +1,1 @@
+"""Demand scenarios sampled from forecast distributions, with their probabilities."""
