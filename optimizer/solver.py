@@ -1,0 +1,183 @@
+"""Hand a Pyomo model to HiGHS in memory and bring the solution back.
+
+The hand-over goes through Pyomo's standard-form compiler, which walks the
+model once and returns the constraint matrix as SciPy arrays; those go
+straight into ``highspy`` (no LP file, no persistent interface). Column
+values and row duals come back as arrays in the :class:`~optimizer.lp.LinearProgram`'s
+own order, so the model code reads results by block.
+
+Dual convention: ``row_duals[r]`` is :math:`\\partial z^* / \\partial b_r`,
+the change of the optimal (minimised) cost per unit increase of the
+right-hand side of row ``r``. A binding ``<=`` budget row has a dual <= 0.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+__all__ = ["SolveStatus", "Solution", "solve_pyomo", "solve_arrays"]
+
+
+class SolveStatus(str, enum.Enum):
+    """Outcome of a solve, in the terms the exit codes use (DESIGN.md section 5)."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    TIME_LIMIT = "time_limit"  # a feasible plan was found, not proven optimal
+    TIME_LIMIT_NO_SOLUTION = "time_limit_no_solution"
+    ERROR = "error"
+
+
+@dataclass
+class Solution:
+    """What the solver returned, as arrays over the programme's columns and rows."""
+
+    status: SolveStatus
+    objective: float = float("nan")
+    x: np.ndarray | None = None
+    row_duals: np.ndarray | None = None
+    message: str = ""
+    timings_s: dict = field(default_factory=dict)
+
+
+@contextmanager
+def _quiet_stdout():
+    """Silence C-level writes to stdout (HiGHS prints a banner when created)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _highs(time_limit: float | None, threads: int) -> highspy.Highs:
+    with _quiet_stdout():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    # One thread and a fixed seed: the same model gives the same plan, byte for byte.
+    h.setOptionValue("threads", int(threads))
+    h.setOptionValue("random_seed", 0)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    return h
+
+
+def solve_arrays(c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0, time_limit=None, threads=1):
+    """Solve ``min c x + offset`` s.t. ``row_lb <= A x <= row_ub``, ``col_lb <= x <= col_ub``.
+
+    Returns a :class:`Solution` whose arrays are in the order given.
+    """
+    t0 = time.perf_counter()
+    h = _highs(time_limit, threads)
+    lp = highspy.HighsLp()
+    lp.num_col_ = int(a_csc.shape[1])
+    lp.num_row_ = int(a_csc.shape[0])
+    inf = highspy.kHighsInf
+    lp.col_cost_ = np.asarray(c, float)
+    lp.offset_ = float(offset)
+    lp.col_lower_ = np.where(np.isinf(col_lb), -inf, col_lb)
+    lp.col_upper_ = np.where(np.isinf(col_ub), inf, col_ub)
+    lp.row_lower_ = np.where(np.isinf(row_lb), -inf, row_lb)
+    lp.row_upper_ = np.where(np.isinf(row_ub), inf, row_ub)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a_csc.indptr
+    lp.a_matrix_.index_ = a_csc.indices
+    lp.a_matrix_.value_ = a_csc.data
+    h.passModel(lp)
+    t1 = time.perf_counter()
+    h.run()
+    t2 = time.perf_counter()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if status == highspy.HighsModelStatus.kOptimal:
+        out = SolveStatus.OPTIMAL
+    elif status == highspy.HighsModelStatus.kInfeasible:
+        out = SolveStatus.INFEASIBLE
+    elif status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        out = SolveStatus.UNBOUNDED if status == highspy.HighsModelStatus.kUnbounded else SolveStatus.INFEASIBLE
+    elif status == highspy.HighsModelStatus.kTimeLimit:
+        out = SolveStatus.TIME_LIMIT if has_solution else SolveStatus.TIME_LIMIT_NO_SOLUTION
+    else:
+        out = SolveStatus.ERROR
+    sol = Solution(out, message=h.modelStatusToString(status))
+    if out in (SolveStatus.OPTIMAL, SolveStatus.TIME_LIMIT):
+        s = h.getSolution()
+        sol.objective = float(info.objective_function_value)
+        sol.x = np.asarray(s.col_value, float)
+        sol.row_duals = np.asarray(s.row_dual, float) if s.dual_valid else None
+    sol.timings_s = {"highs_load": t1 - t0, "solve": t2 - t1}
+    return sol
+
+
+def solve_pyomo(model: pyo.ConcreteModel, n_rows: int, *, time_limit=None, threads=1) -> Solution:
+    """Compile ``model`` to standard form, solve it with HiGHS, map results back.
+
+    Parameters
+    ----------
+    model : pyomo.environ.ConcreteModel
+        A linear model made by :meth:`optimizer.lp.LinearProgram.to_pyomo`
+        (it carries ``_lp_columns``; constraint blocks are indexed 0..n-1 in
+        row order).
+    n_rows : int
+        Rows of the originating programme, for the size of ``row_duals``.
+    """
+    t0 = time.perf_counter()
+    info = LinearStandardFormCompiler().write(model, mixed_form=True)
+    t1 = time.perf_counter()
+    columns = model._lp_columns
+    col_pos = {id(v): k for k, v in enumerate(columns)}
+    cols = np.fromiter((col_pos[id(v)] for v in info.columns), dtype=np.int64, count=len(info.columns))
+    row_pos, start = {}, 0
+    for con in model.component_objects(pyo.Constraint, active=True, descend_into=False):
+        for k, data in enumerate(con.values()):
+            row_pos[id(data)] = start + k
+        start += len(con)
+    rows = np.fromiter(
+        (row_pos[id(r.constraint)] for r in info.rows), dtype=np.int64, count=len(info.rows)
+    )
+    kinds = np.fromiter((r.bound_type for r in info.rows), dtype=np.int8, count=len(info.rows))
+    rhs = np.asarray(info.rhs, float)
+    row_lb = np.where(kinds <= 0, rhs, -np.inf)
+    row_ub = np.where(kinds >= 0, rhs, np.inf)
+    col_lb = np.array([-np.inf if v.lb is None else v.lb for v in info.columns], float)
+    col_ub = np.array([np.inf if v.ub is None else v.ub for v in info.columns], float)
+    c = np.asarray(info.c.toarray()).ravel() if info.c.shape[0] else np.zeros(len(cols))
+    offset = float(np.sum(info.c_offset)) if np.size(info.c_offset) else 0.0
+    t2 = time.perf_counter()
+    sol = solve_arrays(
+        c, info.A.tocsc(), col_lb, col_ub, row_lb, row_ub,
+        offset=offset, time_limit=time_limit, threads=threads,
+    )
+    t3 = time.perf_counter()
+    if sol.x is not None:
+        x = np.zeros(len(columns))
+        x[cols] = sol.x
+        sol.x = x
+    if sol.row_duals is not None:
+        duals = np.zeros(n_rows)
+        duals[rows] = sol.row_duals
+        sol.row_duals = duals
+    sol.timings_s = {
+        "compile": t1 - t0,
+        "handover": (t2 - t1) + sol.timings_s["highs_load"],
+        "solve": sol.timings_s["solve"],
+        "extract": time.perf_counter() - t3,
+    }
+    return sol

@@ -1,0 +1,131 @@
+"""Demand scenarios drawn from a forecast's distributions.
+
+A scenario set is a dense array ``demand[s, i, l, t]`` (scenario, item,
+location, period) with ``probability[s]`` summing to one, and the same as a
+long table for people (:meth:`ScenarioSet.to_frame`, a ``scenario`` column
+like statsforecast's ``sample_id``).
+
+Sampling methods, each reproducible from ``seed`` alone:
+
+``lhs`` (default)
+    Latin hypercube: every marginal is stratified into ``count`` equal-
+    probability bins and each bin is hit once, so a quantile of a single
+    item x location x period is estimated with far less variance than by
+    plain Monte Carlo (scipy.stats.qmc.LatinHypercube, seeded).
+``sobol``
+    Scrambled Sobol' points (scipy.stats.qmc.Sobol); ``count`` should be a
+    power of two.
+``mc``
+    Plain Monte Carlo, one generator per scenario seeded by
+    ``seed + scenario number`` (mpi-sppy's rule), so scenario ``s`` is the
+    same whatever the count or the order scenarios are built in.
+
+Dimensions are sampled independently here; correlation across periods and
+locations (a copula fitted to backtest residuals) is DESIGN.md section 3's
+next step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import qmc
+
+from forecasts.distributions import DistributionTable
+
+__all__ = ["ScenarioSet", "sample_scenarios", "METHODS"]
+
+METHODS = ("lhs", "sobol", "mc")
+# Uniforms are kept inside (0, 1) so that unbounded families stay finite.
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class ScenarioSet:
+    """Sampled demand paths with their probabilities.
+
+    Attributes
+    ----------
+    demand : ndarray of shape (S, I, L, T)
+        Demand in units per period; ``items[i]``, ``locations[l]``, period ``t``.
+    probability : ndarray of shape (S,)
+        Scenario probabilities (equal for sampled scenarios), summing to 1.
+    items, locations : tuple of str
+    """
+
+    demand: np.ndarray
+    probability: np.ndarray
+    items: tuple[str, ...]
+    locations: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        return self.demand.shape[0]
+
+    @property
+    def n_periods(self) -> int:
+        return self.demand.shape[3]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table: scenario, item, location, period, demand, probability."""
+        s, i, l, t = np.indices(self.demand.shape).reshape(4, -1)
+        return pd.DataFrame(
+            {
+                "scenario": s,
+                "item": np.asarray(self.items, dtype=object)[i],
+                "location": np.asarray(self.locations, dtype=object)[l],
+                "period": t,
+                "demand": self.demand.ravel(),
+                "probability": self.probability[s],
+            }
+        )
+
+
+def _uniforms(count: int, dim: int, method: str, seed: int) -> np.ndarray:
+    if method == "lhs":
+        u = qmc.LatinHypercube(d=dim, seed=np.random.default_rng(seed)).random(count)
+    elif method == "sobol":
+        u = qmc.Sobol(d=dim, scramble=True, seed=np.random.default_rng(seed)).random(count)
+    elif method == "mc":
+        u = np.stack([np.random.default_rng(seed + s).random(dim) for s in range(count)])
+    else:
+        raise ValueError(f"method={method!r} is not a sampling method; use one of {METHODS}")
+    return np.clip(u, _EPS, 1.0 - _EPS)
+
+
+def sample_scenarios(
+    table: DistributionTable, count: int, *, seed: int = 0, method: str = "lhs"
+) -> ScenarioSet:
+    """Draw ``count`` equally likely demand scenarios from ``table``.
+
+    Parameters
+    ----------
+    table : forecasts.distributions.DistributionTable
+        Demand distribution per item x location x period. Every
+        (item, location) pair must cover the same periods 0..T-1.
+    count : int
+        Number of scenarios S (>= 1).
+    seed : int, default=0
+        Seed; the same table, count, seed and method give the same array.
+    method : {"lhs", "sobol", "mc"}, default="lhs"
+
+    Returns
+    -------
+    ScenarioSet
+        ``demand`` has zeros for item x location pairs absent from the table.
+    """
+    if int(count) < 1:
+        raise ValueError(f"scenario count must be at least 1; received {count}")
+    frame = table.frame
+    u = _uniforms(int(count), len(frame), method, int(seed))
+    values = table.ppf(u)  # (S, rows)
+    items, locations, T = table.items, table.locations, table.n_periods
+    i = pd.Index(items).get_indexer(frame["item"])
+    l = pd.Index(locations).get_indexer(frame["location"])
+    t = frame["period"].to_numpy()
+    demand = np.zeros((int(count), len(items), len(locations), T))
+    demand[:, i, l, t] = values
+    probability = np.full(int(count), 1.0 / int(count))
+    return ScenarioSet(demand, probability, items, locations)
