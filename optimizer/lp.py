@@ -40,8 +40,8 @@ class VariableBlock:
     name: str
     start: int
     shape: tuple[int, ...]
-    lb: float
-    ub: float
+    lb: float | np.ndarray
+    ub: float | np.ndarray
 
     @property
     def size(self) -> int:
@@ -94,11 +94,19 @@ class LinearProgram:
 
     # -- building ------------------------------------------------------------------------
     def add_variables(self, name, shape, lb=0.0, ub=np.inf) -> np.ndarray:
-        """Add a block of columns with common bounds; return their numbers, shaped."""
+        """Add a block of columns; return their numbers, shaped.
+
+        ``lb`` and ``ub`` are scalars or arrays broadcastable to ``shape``.
+        """
         if name in self.variables:
             raise ValueError(f"variable block {name!r} exists already")
         shape = tuple(int(s) for s in np.atleast_1d(shape))
-        block = VariableBlock(name, self.n_cols, shape, float(lb), float(ub))
+
+        def _bound(b):
+            b = np.asarray(b, float)
+            return float(b) if b.ndim == 0 else np.broadcast_to(b, shape).ravel().copy()
+
+        block = VariableBlock(name, self.n_cols, shape, _bound(lb), _bound(ub))
         self.variables[name] = block
         self.n_cols += block.size
         return block.cols
@@ -216,9 +224,16 @@ class LinearProgram:
             m = pyo.ConcreteModel(name="echelon")
             columns = []
             for b in self.variables.values():
-                bounds = (None if np.isinf(b.lb) else b.lb, None if np.isinf(b.ub) else b.ub)
+                scalar = np.ndim(b.lb) == 0 and np.ndim(b.ub) == 0
+                bounds = (_pyomo_bound(b.lb), _pyomo_bound(b.ub)) if scalar else None
                 var = pyo.Var(range(b.size), bounds=bounds, dense=True)
                 m.add_component(b.name, var)
+                if not scalar:
+                    lbs = np.broadcast_to(b.lb, (b.size,))
+                    ubs = np.broadcast_to(b.ub, (b.size,))
+                    for k, v in enumerate(var.values()):
+                        v.setlb(_pyomo_bound(lbs[k]))
+                        v.setub(_pyomo_bound(ubs[k]))
                 columns.extend(var.values())
             a = self.matrix()
             indptr, indices, data = a.indptr, a.indices, a.data
@@ -253,3 +268,6 @@ class LinearProgram:
             m._lp_columns = columns
         return m
 
+
+def _pyomo_bound(b):
+    return None if np.isinf(b) else float(b)

@@ -1,0 +1,392 @@
+"""The scenario YAML file: schema, loading and one-line errors.
+
+A config is YAML validated by pydantic models with unknown keys forbidden
+(a typo is an error that names the key) and every field documented. Paths in
+it are relative to the config file's folder. Two ways to give demand:
+
+* ``history:`` a sales table the forecast stage learns from, or
+* ``demand:`` explicit distributions (for what-ifs and tests)::
+
+    periods: 1
+    network:
+      nodes: [{id: plant, kind: supplier}, {id: shop, kind: store}]
+      lanes: [{source: plant, destination: shop, lead_time: 0}]
+    items: [{id: widget, unit_cost: 0.0, holding_cost: 0.18, shortage_cost: 0.70}]
+    demand:
+      distribution: {family: normal, mean: 50, std: 8}
+    shortage: lost_sales
+    scenarios: {count: 1000, seed: 1}
+    constraints: {capital: {budget: 1000000}, service: {fill_rate: 0.95}}
+
+Units: quantities in demand units, costs in money per unit, holding and
+shortage costs per unit per period, lead times in periods.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from forecasts.distributions import FAMILIES
+from optimizer.errors import InputError
+
+__all__ = ["Config", "load_config", "resolve_path"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Node(_Model):
+    """A place in the network: suppliers supply, DCs and stores hold stock."""
+
+    id: str = Field(description="Unique id; stores match the history's `location` column.")
+    kind: Literal["supplier", "dc", "store"] = Field(
+        description="supplier (unlimited source, holds no stock), dc, or store (faces demand)."
+    )
+    holding_cost: Optional[float] = Field(
+        None, ge=0, description="Holding cost per unit per period here, overriding the item's."
+    )
+    holding_factor: float = Field(
+        1.0, ge=0, description="Multiplier on the item's holding cost here (ignored with holding_cost)."
+    )
+
+
+class Lane(_Model):
+    """A replenishment route: an order placed in period t arrives at the start of t + lead_time."""
+
+    source: str = Field(description="Node id that ships.")
+    destination: str = Field(description="Node id that receives (a dc or a store).")
+    lead_time: int = Field(ge=0, description="Periods from order to arrival (0: arrives before that period's demand).")
+    cost: float = Field(0.0, ge=0, description="Transport cost per unit shipped.")
+
+
+class Network(_Model):
+    """Suppliers -> DCs -> stores: a tree of lanes, one inbound lane per dc or store."""
+
+    nodes: list[Node] = Field(min_length=1, description="Every node of the network.")
+    lanes: list[Lane] = Field(min_length=1, description="Every lane of the network.")
+
+
+class Item(_Model):
+    """Economics of one item (units: money per unit, per period)."""
+
+    id: str = Field(description="Item id; matches the history's `item` column.")
+    unit_cost: Optional[float] = Field(None, ge=0, description="Cost of one unit: the capital it ties up.")
+    holding_cost: Optional[float] = Field(None, ge=0, description="Cost of holding one unit for one period.")
+    shortage_cost: Optional[float] = Field(
+        None, ge=0, description="Penalty per unit short per period (lost margin for lost sales)."
+    )
+
+
+class Distribution(_Model):
+    """One demand distribution; which parameters are needed depends on `family`."""
+
+    family: Literal["normal", "lognormal", "poisson", "negative_binomial", "gamma", "empirical"] = Field(
+        description="Distribution family."
+    )
+    mean: Optional[float] = Field(None, ge=0, description="Mean demand per period (normal, poisson, negative_binomial, gamma).")
+    std: Optional[float] = Field(None, gt=0, description="Standard deviation per period (normal, gamma).")
+    mu: Optional[float] = Field(None, description="Mean of log demand (lognormal).")
+    sigma: Optional[float] = Field(None, gt=0, description="Standard deviation of log demand (lognormal).")
+    dispersion: Optional[float] = Field(None, gt=0, description="k in variance = mean + mean^2 / k (negative_binomial).")
+    values: Optional[list[float]] = Field(None, min_length=1, description="Equally likely demand values (empirical).")
+
+    @model_validator(mode="after")
+    def _params_present(self):
+        needed = FAMILIES[self.family]
+        missing = [p for p in needed if getattr(self, p) is None]
+        if missing:
+            raise ValueError(f"family {self.family} needs {', '.join(needed)}; missing {', '.join(missing)}")
+        extra = [p for p in ("mean", "std", "mu", "sigma", "dispersion", "values")
+                 if p not in needed and getattr(self, p) is not None]
+        if extra:
+            raise ValueError(f"family {self.family} takes {', '.join(needed)}; remove {', '.join(extra)}")
+        if self.family == "gamma" and not self.mean:
+            raise ValueError("family gamma needs mean > 0")
+        return self
+
+    def params(self) -> dict:
+        return {p: getattr(self, p) for p in FAMILIES[self.family]}
+
+
+class Demand(_Model):
+    """Explicit demand: one distribution for every store x period, or a table."""
+
+    distribution: Optional[Distribution] = Field(None, description="The same distribution for every item x store x period.")
+    table: Optional[str] = Field(
+        None, description="CSV with item, location, period, family and the family's parameter columns."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.distribution is None) == (self.table is None):
+            raise ValueError("give exactly one of distribution or table")
+        return self
+
+
+class History(_Model):
+    """Sales history the forecast stage learns from."""
+
+    path: str = Field(description="Long table: item, location, date, quantity (+ exogenous columns), CSV or CSV.gz.")
+    calendar: Optional[str] = Field(None, description="Known-ahead calendar by date (and state): events, SNAP.")
+    as_of: Optional[dt.date] = Field(None, description="Plan as of this date (last day of sales used); default: the last date in the history.")
+
+
+class Forecast(_Model):
+    """NGBoost options (forwarded to forecasts.NGBoostForecaster)."""
+
+    family: str = Field("negative_binomial", description="Demand distribution family NGBoost learns.")
+    n_estimators: Optional[int] = Field(None, ge=1, description="Boosting iterations (default: the forecaster's).")
+    learning_rate: Optional[float] = Field(None, gt=0, description="Boosting learning rate (default: the forecaster's).")
+    options: dict = Field(default_factory=dict, description="Further keyword options for NGBoostForecaster.")
+
+
+class Economics(_Model):
+    """Item costs derived from the history's sell prices, for items not priced in `items:`."""
+
+    margin: float = Field(gt=0, lt=1, description="Gross margin: unit_cost = (1 - margin) x recent sell price.")
+    holding_rate: float = Field(ge=0, description="Holding cost per year as a fraction of unit cost.")
+    period_days: float = Field(1.0, gt=0, description="Days in one period (daily history: 1).")
+    shortage_factor: float = Field(
+        1.0, ge=0, description="Shortage cost = shortage_factor x margin x price (1: the lost margin)."
+    )
+
+
+class Scenarios(_Model):
+    """How demand scenarios are drawn."""
+
+    count: int = Field(100, ge=1, description="Number of scenarios S.")
+    seed: int = Field(0, ge=0, description="Seed for sampling (and for the forecaster).")
+    method: Literal["lhs", "sobol", "mc"] = Field("lhs", description="lhs (Latin hypercube), sobol, or mc.")
+
+
+class Capital(_Model):
+    """Working-capital budget on inventory valued at unit cost."""
+
+    budget: float = Field(gt=0, description="Budget in money: expected average over the horizon of on hand + in transit at cost.")
+
+
+class Service(_Model):
+    """Service target."""
+
+    fill_rate: float = Field(gt=0, le=1, description="Network fill rate: expected units served / expected units demanded at stores.")
+
+
+class Constraints(_Model):
+    """Optional constraints."""
+
+    capital: Optional[Capital] = Field(None, description="Working-capital budget.")
+    service: Optional[Service] = Field(None, description="Fill-rate target.")
+
+
+class StateCover(_Model):
+    """Today's stock expressed in periods of recent mean demand (an assumption, stated in the config)."""
+
+    store_on_hand: float = Field(0.0, ge=0, description="Store on hand, in periods of its recent mean demand.")
+    dc_on_hand: float = Field(0.0, ge=0, description="DC on hand, in periods of the recent mean demand of the stores it serves.")
+    in_transit: bool = Field(
+        True, description="Each lane with lead time L carries one period of mean demand arriving in each of periods 0..L-1."
+    )
+
+
+class InitialState(_Model):
+    """Today's on hand and in transit, per item x node: a table or a cover rule."""
+
+    path: Optional[str] = Field(None, description="CSV: item, location, on_hand[, in_transit, arrives] (arrives: period 0..L-1).")
+    cover: Optional[StateCover] = Field(None, description="Rule of thumb from recent demand.")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if self.path is not None and self.cover is not None:
+            raise ValueError("give path or cover, not both")
+        return self
+
+
+class Solver(_Model):
+    """HiGHS settings."""
+
+    time_limit: float = Field(600.0, gt=0, description="Seconds HiGHS may take.")
+    threads: int = Field(1, ge=1, description="HiGHS threads (1 keeps plans byte-identical across runs).")
+
+
+class Config(_Model):
+    """An echelon scenario file."""
+
+    periods: int = Field(ge=1, description="Planning horizon T in periods; period 0 is tonight's.")
+    network: Network = Field(description="Nodes and lanes.")
+    items: list[Item] = Field(default_factory=list, description="Items and their costs (with history: overrides of the derived costs).")
+    demand: Optional[Demand] = Field(None, description="Explicit demand (instead of history).")
+    history: Optional[History] = Field(None, description="Sales history to forecast from (instead of demand).")
+    forecast: Forecast = Field(default_factory=Forecast, description="Forecast options (with history).")
+    economics: Optional[Economics] = Field(None, description="Cost assumptions for items priced from the history.")
+    shortage: Literal["lost_sales", "backorder"] = Field("lost_sales", description="What happens to unmet store demand.")
+    scenarios: Scenarios = Field(default_factory=Scenarios, description="Scenario sampling.")
+    constraints: Constraints = Field(default_factory=Constraints, description="Budget and service target.")
+    initial_state: InitialState = Field(default_factory=InitialState, description="Today's stock (default: none).")
+    solver: Solver = Field(default_factory=Solver, description="Solver settings.")
+
+    @model_validator(mode="after")
+    def _demand_source(self):
+        if (self.demand is None) == (self.history is None):
+            raise ValueError("give exactly one of demand or history")
+        return self
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def _dotted(loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _model_at(loc):
+    """The pydantic model class that owns the last key of ``loc``."""
+    model = Config
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        for cand in getattr(ann, "__args__", ()) + (ann,):
+            inner = getattr(cand, "__args__", (cand,))
+            sub = next((c for c in (cand,) + tuple(inner) if isinstance(c, type) and issubclass(c, BaseModel)), None)
+            if sub is not None:
+                model = sub
+                break
+        else:
+            model = None
+    return model
+
+
+def _input_error(file: str, err: ValidationError) -> InputError:
+    e = err.errors()[0]
+    loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p in FAMILIES))
+    key = _dotted(loc) or "(top level)"
+    received = e.get("input")
+    if e["type"] == "extra_forbidden":
+        model = _model_at(loc)
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return InputError(file, key, "unknown key", f"{hint}allowed keys here: {', '.join(allowed)}")
+    if e["type"] == "missing":
+        return InputError(file, key, "required key is missing", "add it (see the README's config reference)")
+    msg = e["msg"].removeprefix("Value error, ")
+    shown = "" if isinstance(received, (dict, list)) else f", received {received!r}"
+    return InputError(file, key, f"{msg[0].lower()}{msg[1:]}{shown}", "correct the value")
+
+
+def resolve_path(config_file: Path, relative: str) -> Path:
+    """A path from the config, relative to the config's folder."""
+    p = Path(relative)
+    return p if p.is_absolute() else (Path(config_file).parent / p)
+
+
+def load_config(path) -> Config:
+    """Read and validate a config file.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, YAML syntax error, unknown key, bad value;
+        the message names the file, the key and the fix.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, "", "config file not found", "check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, "", f"cannot read the config ({exc.__class__.__name__})", "give a UTF-8 YAML file") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise InputError(path, where, f"YAML syntax error: {problem}", "fix the YAML syntax") from None
+    if not isinstance(raw, dict):
+        raise InputError(path, "", f"expected a mapping of keys at the top, received {type(raw).__name__}",
+                         "start the file with keys such as periods:, network:, items:")
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise _input_error(str(path), exc) from None
+    check_network(config, str(path))
+    return config
+
+
+def check_network(config: Config, file: str) -> None:
+    """Ids unique, lanes between known nodes, one inbound lane per stock point, no cycle."""
+    kinds = {}
+    for k, node in enumerate(config.network.nodes):
+        if node.id in kinds:
+            raise InputError(file, f"network.nodes[{k}].id", f"duplicate node id {node.id!r}", "give every node its own id")
+        kinds[node.id] = node.kind
+    inbound = {}
+    for k, lane in enumerate(config.network.lanes):
+        for end in ("source", "destination"):
+            nid = getattr(lane, end)
+            if nid not in kinds:
+                close = difflib.get_close_matches(nid, list(kinds), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise InputError(file, f"network.lanes[{k}].{end}", f"unknown node {nid!r}{hint}",
+                                 "use the id of a node listed under network.nodes")
+        if kinds[lane.destination] == "supplier":
+            raise InputError(file, f"network.lanes[{k}].destination", f"{lane.destination!r} is a supplier",
+                             "lanes end at a dc or a store")
+        if kinds[lane.source] == "store":
+            raise InputError(file, f"network.lanes[{k}].source", f"{lane.source!r} is a store",
+                             "lanes start at a supplier or a dc")
+        if lane.destination in inbound:
+            raise InputError(file, f"network.lanes[{k}].destination",
+                             f"{lane.destination!r} has a second inbound lane",
+                             "give each dc and store exactly one source lane")
+        inbound[lane.destination] = lane.source
+    # A cycle: follow sources upward from every node.
+    for start in inbound:
+        path, node = [start], inbound[start]
+        while node in inbound:
+            if node in path:
+                cycle = " -> ".join(path[path.index(node):][::-1] + [node])
+                raise InputError(file, "network.lanes", f"the lanes form a cycle {cycle}",
+                                 "remove one lane of the cycle so every dc and store traces back to a supplier")
+            path.append(node)
+            node = inbound[node]
+    for k, node in enumerate(config.network.nodes):
+        if node.kind != "supplier" and node.id not in inbound:
+            raise InputError(file, f"network.nodes[{k}]", f"{node.kind} {node.id!r} has no inbound lane",
+                             "add a lane that supplies it")
+    if not any(kind == "store" for kind in kinds.values()):
+        raise InputError(file, "network.nodes", "no store", "add at least one node with kind: store")
+    seen = set()
+    for k, item in enumerate(config.items):
+        if item.id in seen:
+            raise InputError(file, f"items[{k}].id", f"duplicate item id {item.id!r}", "list each item once")
+        seen.add(item.id)
+        if config.demand is not None:
+            for name in ("unit_cost", "holding_cost", "shortage_cost"):
+                if getattr(item, name) is None:
+                    raise InputError(file, f"items[{k}].{name}", "required key is missing",
+                                     "give every item unit_cost, holding_cost and shortage_cost")
+    if config.demand is not None and not config.items:
+        raise InputError(file, "items", "no item", "list the items with their costs")
+    if config.history is not None and config.economics is None:
+        missing = [i.id for i in config.items if None in (i.unit_cost, i.holding_cost, i.shortage_cost)]
+        if missing or not config.items:
+            raise InputError(file, "economics", "required with history unless every item is priced in items:",
+                             "add economics: {margin: ..., holding_rate: ...}")

@@ -1,0 +1,287 @@
+"""From a validated config to the model's arrays: demand, costs, today's stock.
+
+Everything here reads files named in the config and turns their problems into
+:class:`~optimizer.errors.InputError` (file, key or row, fix). Nothing here
+solves anything; :func:`prepare` is what ``echelon validate`` runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecasts.distributions import FAMILIES, DistributionTable
+from optimizer.config import Config, resolve_path
+from optimizer.errors import InputError
+from optimizer.model import Network
+
+__all__ = ["Inputs", "prepare", "network_arrays", "RECENT_PERIODS"]
+
+#: Periods of history whose mean sales define "recent demand" (cover rule, prices).
+RECENT_PERIODS = 28
+
+
+@dataclass
+class Inputs:
+    """What the forecast and optimisation stages start from.
+
+    Attributes
+    ----------
+    network : optimizer.model.Network
+    items : tuple of str
+    stores : tuple of str
+        Store ids in ``network.stores`` order (the demand's location axis).
+    history : pandas.DataFrame or None
+        Sales history restricted to the network's stores (history configs).
+    demand_table : DistributionTable or None
+        Explicit demand (demand configs); history configs forecast it later.
+    as_of : pandas.Timestamp or None
+        Last day of history used; period 0 is the day after.
+    unit_cost, holding_cost, shortage_cost : ndarray
+        (I,), (I, N), (I,).
+    recent_demand : ndarray of shape (I, J)
+        Mean demand per period at each store (cover rule).
+    data_files : list of Path
+        Files read (hashed into the manifest).
+    """
+
+    network: Network
+    items: tuple[str, ...]
+    stores: tuple[str, ...]
+    history: pd.DataFrame | None
+    demand_table: DistributionTable | None
+    as_of: pd.Timestamp | None
+    unit_cost: np.ndarray
+    holding_cost: np.ndarray
+    shortage_cost: np.ndarray
+    recent_demand: np.ndarray
+    data_files: list
+
+
+def network_arrays(config: Config) -> Network:
+    """Stock points in topological order with their inbound lanes."""
+    kinds = {n.id: n.kind for n in config.network.nodes}
+    inbound = {lane.destination: lane for lane in config.network.lanes}
+    order: list[str] = []
+
+    def visit(node_id):
+        if node_id in order or kinds[node_id] == "supplier":
+            return
+        visit(inbound[node_id].source)
+        order.append(node_id)
+
+    for node in config.network.nodes:  # config order, parents first
+        visit(node.id)
+    pos = {n: k for k, n in enumerate(order)}
+    parent = np.array(
+        [pos[inbound[n].source] if kinds[inbound[n].source] != "supplier" else -1 for n in order], dtype=int
+    )
+    return Network(
+        nodes=tuple(order),
+        kinds=tuple(kinds[n] for n in order),
+        parent=parent,
+        source=tuple(inbound[n].source for n in order),
+        lead_time=np.array([inbound[n].lead_time for n in order], dtype=int),
+        lane_cost=np.array([inbound[n].cost for n in order], dtype=float),
+    )
+
+
+def _read_csv(path: Path, key: str, config_file: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError(config_file, key, f"file not found: {path}", "fix the path (relative to the config's folder)")
+    try:
+        return pd.read_csv(path)
+    except Exception as exc:  # pandas raises many kinds; all mean "unreadable"
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise InputError(path, "", f"cannot read as CSV ({first})", "give a comma-separated file with a header row") from None
+
+
+def _demand_table(config: Config, config_file: str, items, stores) -> tuple[DistributionTable, list]:
+    T = config.periods
+    spec = config.demand
+    if spec.distribution is not None:
+        d = spec.distribution
+        return DistributionTable.constant(d.family, d.params(), items, stores, T), []
+    path = resolve_path(config_file, spec.table)
+    frame = _read_csv(path, "demand.table", config_file)
+    needed = {"item", "location", "period", "family"}
+    missing = needed - set(frame.columns)
+    if missing:
+        raise InputError(path, f"column {sorted(missing)[0]}", "required column is missing",
+                         "give columns item, location, period, family and the family's parameters")
+    unknown_items = set(frame["item"].astype(str)) - set(items)
+    if unknown_items:
+        raise InputError(path, "item", f"item {sorted(unknown_items)[0]!r} is not in the config's items",
+                         "list it under items: or remove its rows")
+    unknown_locs = set(frame["location"].astype(str)) - set(stores)
+    if unknown_locs:
+        raise InputError(path, "location", f"{sorted(unknown_locs)[0]!r} is not a store of the network",
+                         "use store ids from network.nodes")
+    frame = frame.astype({"item": str, "location": str})
+    rows = []
+    for k, row in frame.iterrows():
+        fam = str(row["family"])
+        if fam not in FAMILIES or fam == "empirical":
+            raise InputError(path, f"row {k + 2}, family", f"unknown family {fam!r}",
+                             f"use one of {sorted(f for f in FAMILIES if f != 'empirical')}")
+        rows.append(row)
+    # Every (item, store, period) must be present: a table by item/location/period.
+    full = pd.MultiIndex.from_product([items, stores, range(T)], names=["item", "location", "period"])
+    got = pd.MultiIndex.from_frame(frame[["item", "location", "period"]])
+    absent = full.difference(got)
+    if len(absent):
+        i, loc, t = absent[0]
+        raise InputError(path, "rows", f"no demand for item {i!r} at {loc!r} in period {t}",
+                         "give one row per item x store x period 0..periods-1")
+    frame = frame[got.isin(full)]
+    try:
+        return DistributionTable(frame.reset_index(drop=True)), [path]
+    except ValueError as exc:
+        raise InputError(path, "parameters", str(exc), "correct the parameter values") from None
+
+
+def _economics_from_history(config, config_file, history, items, as_of):
+    """unit, holding, shortage cost per item from recent sell prices and the stated margin."""
+    eco = config.economics
+    recent = history[history["date"] > as_of - pd.Timedelta(days=RECENT_PERIODS * 7)]
+    price = recent.dropna(subset=["price"]).groupby("item")["price"].last() if "price" in history else pd.Series(dtype=float)
+    out = {}
+    for item in items:
+        p = price.get(item, np.nan)
+        if not np.isfinite(p) or p <= 0:
+            raise InputError(config_file, "items", f"item {item!r} has no recent sell price to derive its costs from",
+                             f"add {{id: {item}, unit_cost: ..., holding_cost: ..., shortage_cost: ...}} under items:")
+        unit = (1.0 - eco.margin) * p
+        out[item] = (unit, eco.holding_rate * unit * eco.period_days / 365.0, eco.shortage_factor * eco.margin * p)
+    return out
+
+
+def prepare(config: Config, config_file) -> Inputs:
+    """Read the data a config names and check it against the network.
+
+    Raises
+    ------
+    InputError
+        With the file, the key or row, and the fix.
+    """
+    from forecasts import read_history  # the forecast stage owns the history format
+
+    config_file = str(config_file)
+    net = network_arrays(config)
+    stores = tuple(net.nodes[j] for j in net.stores)
+    data_files: list = []
+    history = None
+    as_of = None
+    if config.history is not None:
+        hpath = resolve_path(config_file, config.history.path)
+        cpath = resolve_path(config_file, config.history.calendar) if config.history.calendar else None
+        for key, p in (("history.path", hpath), ("history.calendar", cpath)):
+            if p is not None and not p.is_file():
+                raise InputError(config_file, key, f"file not found: {p}", "fix the path (relative to the config's folder)")
+        try:
+            history = read_history(hpath, calendar_path=cpath)
+        except ValueError as exc:
+            raise InputError(hpath, "", str(exc), "correct the history file") from None
+        data_files += [p for p in (hpath, cpath) if p is not None]
+        missing = sorted(set(stores) - set(history["location"].astype(str)))
+        if missing:
+            raise InputError(config_file, "network.nodes", f"store {missing[0]!r} has no rows in {hpath.name}",
+                             "use store ids that appear in the history's location column")
+        history = history[history["location"].isin(stores)]
+        last = history["date"].max()
+        as_of = pd.Timestamp(config.history.as_of) if config.history.as_of else last
+        if as_of > last or as_of < history["date"].min():
+            raise InputError(config_file, "history.as_of", f"{as_of.date()} is outside the history "
+                             f"({history['date'].min().date()}..{last.date()})", "choose a date inside it")
+        history = history[history["date"] <= as_of].reset_index(drop=True)
+        items = tuple(sorted(history["item"].astype(str).unique()))
+    else:
+        items = tuple(i.id for i in config.items)
+
+    I, N, J = len(items), len(net.nodes), len(stores)
+    derived = (
+        _economics_from_history(config, config_file, history, [i for i in items if not _priced(config, i)], as_of)
+        if history is not None and config.economics is not None
+        else {}
+    )
+    given = {i.id: i for i in config.items}
+    unit, hold, short = np.zeros(I), np.zeros(I), np.zeros(I)
+    for k, item in enumerate(items):
+        d = derived.get(item, (None, None, None))
+        g = given.get(item)
+        unit[k] = g.unit_cost if g and g.unit_cost is not None else d[0]
+        hold[k] = g.holding_cost if g and g.holding_cost is not None else d[1]
+        short[k] = g.shortage_cost if g and g.shortage_cost is not None else d[2]
+    node_cfg = {n.id: n for n in config.network.nodes}
+    holding = np.empty((I, N))
+    for n, node_id in enumerate(net.nodes):
+        node = node_cfg[node_id]
+        holding[:, n] = node.holding_cost if node.holding_cost is not None else hold * node.holding_factor
+
+    demand_table = None
+    if config.demand is not None:
+        demand_table, files = _demand_table(config, config_file, items, stores)
+        data_files += files
+        means = demand_table.mean().reshape(I, J, config.periods)
+        recent = means.mean(axis=2)
+    else:
+        window = history[history["date"] > as_of - pd.Timedelta(days=RECENT_PERIODS)]
+        mean = window.groupby(["item", "location"])["quantity"].mean()
+        recent = np.array([[mean.get((i, s), 0.0) for s in stores] for i in items])
+    return Inputs(net, items, stores, history, demand_table, as_of, unit, holding, short, recent, data_files)
+
+
+def _priced(config: Config, item: str) -> bool:
+    g = next((i for i in config.items if i.id == item), None)
+    return g is not None and None not in (g.unit_cost, g.holding_cost, g.shortage_cost)
+
+
+def initial_state(config: Config, config_file, inputs: Inputs) -> tuple[np.ndarray, np.ndarray, list]:
+    """Today's on hand (I, N) and pipeline arrivals (I, N, T) from the config."""
+    net, items = inputs.network, inputs.items
+    I, N, T = len(items), len(net.nodes), config.periods
+    on_hand = np.zeros((I, N))
+    pipeline = np.zeros((I, N, T))
+    spec = config.initial_state
+    sub = net.subtree()[:, net.stores].astype(float)  # (N, J)
+    flow = inputs.recent_demand @ sub.T  # (I, N): mean demand a node serves per period
+    if spec.cover is not None:
+        c = spec.cover
+        for n, kind in enumerate(net.kinds):
+            on_hand[:, n] = flow[:, n] * (c.store_on_hand if kind == "store" else c.dc_on_hand)
+            if c.in_transit:
+                L = min(int(net.lead_time[n]), T)
+                pipeline[:, n, :L] = flow[:, n, None]
+        return on_hand, pipeline, []
+    if spec.path is None:
+        return on_hand, pipeline, []
+    path = resolve_path(config_file, spec.path)
+    frame = _read_csv(path, "initial_state.path", str(config_file))
+    for col in ("item", "location", "on_hand"):
+        if col not in frame.columns:
+            raise InputError(path, f"column {col}", "required column is missing",
+                             "give columns item, location, on_hand[, in_transit, arrives]")
+    item_pos = {i: k for k, i in enumerate(items)}
+    node_pos = {n: k for k, n in enumerate(net.nodes)}
+    for r, row in enumerate(frame.itertuples(index=False), start=2):
+        i, n = item_pos.get(str(row.item)), node_pos.get(str(row.location))
+        if i is None or n is None:
+            what = "item" if i is None else "location"
+            raise InputError(path, f"row {r}, {what}", f"unknown {what} {getattr(row, what)!r}",
+                             "use item ids of the plan and dc/store ids of the network")
+        qty = float(row.on_hand)
+        if not np.isfinite(qty) or qty < 0:
+            raise InputError(path, f"row {r}, on_hand", f"must be a number >= 0, received {row.on_hand!r}", "correct it")
+        on_hand[i, n] += qty
+        transit = float(getattr(row, "in_transit", 0.0) or 0.0)
+        if transit:
+            arrives = int(getattr(row, "arrives", 0))
+            if not 0 <= arrives < max(int(net.lead_time[n]), 1):
+                raise InputError(path, f"row {r}, arrives", f"period {arrives} is not within the lane's lead time",
+                                 f"use a period from 0 to {max(int(net.lead_time[n]) - 1, 0)}")
+            if arrives < T:
+                pipeline[i, n, arrives] += transit
+    return on_hand, pipeline, [path]

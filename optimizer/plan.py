@@ -1,0 +1,141 @@
+"""Read a solved model into the plan: tonight's orders, stock positions, KPIs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from optimizer.model import Built
+
+__all__ = ["Plan", "extract_plan"]
+
+_DECIMALS = 4  # quantities and money are written rounded, so reruns are byte-identical
+
+
+@dataclass
+class Plan:
+    """A plan as tables and figures (what ``echelon run`` writes).
+
+    Attributes
+    ----------
+    orders : pandas.DataFrame
+        Tonight's orders: item, source, destination, quantity, value, arrives
+        (the period the order arrives at the start of), and arrival_date
+        when the plan is dated.
+    stock_positions : pandas.DataFrame
+        item, location, kind, on_hand, on_order, committed, target_position,
+        expected_fill_rate; ``target_position = on_hand + on_order - committed``.
+    kpis : dict
+        The figures of ``kpis.json``.
+    """
+
+    orders: pd.DataFrame
+    stock_positions: pd.DataFrame
+    kpis: dict = field(default_factory=dict)
+
+
+def _round(a):
+    out = np.round(np.asarray(a, float), _DECIMALS)
+    return out + 0.0  # no "-0.0" in the files
+
+
+def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, objective: float, period_dates=None) -> Plan:
+    """Turn the solution vector into tables and KPIs (see :class:`Plan`)."""
+    pr = built.problem
+    net = pr.network
+    S, I, N, J, T = pr.shape
+    cols, k = built.cols, built.constants
+    pi = pr.probability
+    target = x[cols["target"]]  # (I, N)
+    ship = x[cols["ship"]]  # (I, K, T, S)
+    on_hand = x[cols["on_hand"]]  # (I, N, T, S)
+    short = x[cols["short"]]  # (I, J, T, S)
+    owed = x[cols["owed"]]  # (I, K, T, S)
+
+    orders = _orders(built, x)  # (I, N, T, S)
+    orders0 = orders[:, :, 0, 0]  # tonight's, the same in every scenario
+    fed_pos = {n: i for i, n in enumerate(net.dc_fed)}
+    rows = []
+    for i, item in enumerate(pr.items):
+        for n, node in enumerate(net.nodes):
+            qty = ship[i, fed_pos[n], 0, 0] if n in fed_pos else orders0[i, n]
+            if qty > 10 ** -_DECIMALS:
+                rows.append((item, net.source[n], node, qty, qty * pr.unit_cost[i], int(net.lead_time[n])))
+    tonight = pd.DataFrame(rows, columns=["item", "source", "destination", "quantity", "value", "arrives"])
+    tonight["quantity"] = _round(tonight["quantity"])
+    tonight["value"] = _round(tonight["value"])
+    if period_dates is not None:
+        dates = pd.DatetimeIndex(period_dates)
+        step = dates[1] - dates[0] if len(dates) > 1 else pd.Timedelta(days=1)
+        tonight["arrival_date"] = [(dates[0] + a * step).date().isoformat() for a in tonight["arrives"]]
+
+    # Stock positions, today and after tonight's orders.
+    children_orders = np.zeros((I, N))
+    for n in range(N):
+        p = net.parent[n]
+        if p >= 0:
+            children_orders[:, p] += orders0[:, n]
+    mask = k["service_mask"]  # (J, T)
+    exp_short = np.einsum("ijts,s,jt->ij", short, pi, mask)
+    exp_dem = np.einsum("sijt,s,jt->ij", pr.demand, pi, mask)
+    store_fill = np.where(exp_dem > 0, 1.0 - exp_short / np.where(exp_dem > 0, exp_dem, 1.0), 1.0)
+    dc_fill = np.ones((I, N))
+    for n in range(N):
+        if net.kinds[n] == "dc":
+            kids = [fed_pos[c] for c in np.flatnonzero(net.parent == n)]
+            if not kids:
+                continue
+            ordered = np.einsum("ints,s->i", orders[:, net.parent == n], pi)
+            backlog = np.einsum("ikts,s->i", owed[:, kids], pi)
+            dc_fill[:, n] = np.where(ordered > 0, 1.0 - backlog / np.where(ordered > 0, ordered, 1.0), 1.0)
+    store_pos = {n: j for j, n in enumerate(net.stores)}
+    pos_rows = []
+    for i, item in enumerate(pr.items):
+        for n, node in enumerate(net.nodes):
+            fill = store_fill[i, store_pos[n]] if n in store_pos else dc_fill[i, n]
+            on_order = pr.pipeline[i, n].sum() + orders0[i, n]
+            pos_rows.append((item, node, net.kinds[n], pr.on_hand[i, n], on_order, children_orders[i, n], target[i, n], fill))
+    positions = pd.DataFrame(
+        pos_rows,
+        columns=["item", "location", "kind", "on_hand", "on_order", "committed", "target_position", "expected_fill_rate"],
+    )
+    for c in ("on_hand", "on_order", "committed", "target_position", "expected_fill_rate"):
+        positions[c] = _round(positions[c])
+
+    # Costs and KPIs.
+    holding = float(np.einsum("ints,in,s->", on_hand, pr.holding_cost, pi))
+    shortage = float(np.einsum("ijts,i,s->", short, pr.shortage_cost, pi))
+    transport = float(objective - holding - shortage)
+    capital_used = float(
+        k["capital"] + sum(np.sum(a * np.where(c >= 0, x[np.maximum(c, 0)], 0.0)) for a, c in k["cap_terms"])
+    )
+    total_short = float(np.einsum("ijts,s,jt->", short, pi, mask))
+    fill_rate = 1.0 - total_short / k["service_demand"] if k["service_demand"] > 0 else 1.0
+    capital = {"budget": pr.budget, "used": capital_used, "shadow_price": None}
+    service = {"target": pr.fill_rate, "expected_fill_rate": fill_rate, "shadow_price_per_point": None}
+    if row_duals is not None and "capital" in built.rows:
+        # Value of one more unit of capital: the cost saved, -dz/dB.
+        capital["shadow_price"] = float(-row_duals[built.rows["capital"]]) + 0.0
+    if row_duals is not None and "service" in built.rows:
+        # Raising the target by 0.01 lowers the row's right-hand side by 0.01 x expected demand.
+        service_dual = float(row_duals[built.rows["service"]])
+        service["shadow_price_per_point"] = -service_dual * 0.01 * k["service_demand"] + 0.0
+    kpis = {
+        "expected_cost": objective,
+        "cost_breakdown": {"holding": holding, "shortage": shortage, "transport": transport},
+        "capital": capital,
+        "service": service,
+        "orders_value": float(tonight["value"].sum()),
+    }
+    return Plan(tonight, positions, kpis)
+
+
+
+def _orders(built: Built, x: np.ndarray) -> np.ndarray:
+    """Orders o_{ints} of every stock point, period and scenario, (I, N, T, S)."""
+    k = built.constants
+    c = k["order_cols"]
+    v = np.where(c >= 0, x[np.maximum(c, 0)], 0.0)
+    return k["order_const"] + (k["order_coef"] * v).sum(axis=-1)

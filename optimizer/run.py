@@ -1,0 +1,229 @@
+"""One planning run: config -> forecast -> scenarios -> model -> plan -> files.
+
+The Python API has the verbs of the command line::
+
+    from optimizer.run import run
+    plan = run("configs/m5.yaml", out="out/")
+    plan.orders, plan.stock_positions, plan.kpis
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.config import Config, load_config
+from optimizer.errors import InfeasibleError, InputError, TimeLimitError
+from optimizer.inputs import Inputs, initial_state, prepare
+from optimizer.model import Problem, build_model
+from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
+from optimizer.plan import Plan, extract_plan
+from optimizer.solver import SolveStatus, solve_pyomo
+from scenarios import sample_scenarios
+
+__all__ = ["run", "validate", "forecast_demand"]
+
+
+def validate(config_path) -> tuple[Config, Inputs]:
+    """Check config and data without forecasting or solving (``echelon validate``)."""
+    config = load_config(config_path)
+    inputs = prepare(config, config_path)
+    initial_state(config, config_path, inputs)
+    return config, inputs
+
+
+def forecast_demand(config: Config, inputs: Inputs, seed: int):
+    """The demand distribution table and the dates of the periods (None if undated)."""
+    if inputs.demand_table is not None:
+        return inputs.demand_table, None
+    from forecasts import NGBoostForecaster
+
+    spec = config.forecast
+    options = dict(spec.options)
+    for name in ("n_estimators", "learning_rate"):
+        if getattr(spec, name) is not None:
+            options[name] = getattr(spec, name)
+    try:
+        fc = NGBoostForecaster(horizon=config.periods, family=spec.family, random_state=seed, **options)
+    except TypeError as exc:
+        raise InputError("config", "forecast.options", str(exc), "use options NGBoostForecaster accepts") from None
+    except ValueError as exc:
+        raise InputError("config", "forecast", str(exc), "correct the forecast options") from None
+    fc.fit(inputs.history, origin=inputs.as_of)
+    table = fc.predict()
+    return table, fc.period_dates_
+
+
+def _problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) -> Problem:
+    stores = list(inputs.stores)
+    loc = [scenario_set.locations.index(s) for s in stores]
+    itm = [scenario_set.items.index(i) for i in inputs.items]
+    demand = scenario_set.demand[:, itm][:, :, loc]
+    c = config.constraints
+    return Problem(
+        items=inputs.items,
+        network=inputs.network,
+        demand=demand,
+        probability=scenario_set.probability,
+        unit_cost=inputs.unit_cost,
+        holding_cost=inputs.holding_cost,
+        shortage_cost=inputs.shortage_cost,
+        on_hand=on_hand,
+        pipeline=pipeline,
+        shortage=config.shortage,
+        budget=c.capital.budget if c.capital else None,
+        fill_rate=c.service.fill_rate if c.service else None,
+    )
+
+
+def _solve(problem: Problem, config: Config):
+    built = build_model(problem)
+    t0 = time.perf_counter()
+    model = built.lp.to_pyomo()
+    build_s = time.perf_counter() - t0
+    sol = solve_pyomo(model, built.lp.n_rows, time_limit=config.solver.time_limit, threads=config.solver.threads)
+    sol.timings_s["build"] = build_s
+    return built, sol
+
+
+def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
+    """Why no plan meets the targets: least capital for the service, best service for the budget."""
+    diag = {"budget": problem.budget, "fill_rate_target": problem.fill_rate}
+    # The least capital that meets the fill-rate target: minimise capital, no budget.
+    least = None
+    if problem.fill_rate is not None:
+        built = build_model(dataclasses.replace(problem, budget=None))
+        built.lp.set_objective(built.constants["cap_terms"], constant=built.constants["capital"])
+        sol = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows, time_limit=config.solver.time_limit)
+        if sol.status == SolveStatus.OPTIMAL:
+            least = sol.objective
+    diag["least_budget_for_target"] = least
+    # The best fill rate the budget buys: minimise expected units short, no target.
+    best = None
+    built = build_model(dataclasses.replace(problem, fill_rate=None))
+    k = built.constants
+    w = problem.probability[None, None, None, :] * k["service_mask"][None, :, :, None]
+    built.lp.set_objective([(w, built.cols["short"])])
+    sol = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows, time_limit=config.solver.time_limit)
+    if sol.status == SolveStatus.OPTIMAL and k["service_demand"] > 0:
+        best = 1.0 - sol.objective / k["service_demand"]
+    diag["best_fill_rate_within_budget"] = best
+    parts = [f"the fill-rate target {problem.fill_rate:.4g}" if problem.fill_rate else "today's stock positions"]
+    if problem.budget is not None:
+        parts.append(f"cannot be met within the capital budget {problem.budget:,.2f}")
+    else:
+        parts.append("cannot be met")
+    msg = " ".join(parts)
+    if least is not None:
+        msg += f"; the least budget that meets it is {least:,.2f}"
+    elif problem.fill_rate is not None:
+        msg += "; no budget meets it (today's stock and lead times cap the service reachable)"
+    if best is not None:
+        msg += f"; the best fill rate within the budget is {best:.4f}"
+    return InfeasibleError(msg, diag)
+
+
+def run(config_path, out=None, *, seed: int | None = None) -> Plan:
+    """Plan from a config file; write the outputs to ``out`` when given.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The scenario YAML file.
+    out : str or Path, optional
+        Output folder, written atomically (see :mod:`optimizer.outputs`).
+    seed : int, optional
+        Overrides ``scenarios.seed`` (also seeds the forecaster).
+
+    Returns
+    -------
+    Plan
+        ``orders``, ``stock_positions`` and ``kpis``.
+
+    Raises
+    ------
+    InputError, InfeasibleError, TimeLimitError
+        Exit codes 2, 3 and 4 on the command line.
+    """
+    timings = {}
+    t = time.perf_counter()
+    config = load_config(config_path)
+    seed = config.scenarios.seed if seed is None else int(seed)
+    inputs = prepare(config, config_path)
+    on_hand, pipeline, state_files = initial_state(config, config_path, inputs)
+    timings["load"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    table, period_dates = forecast_demand(config, inputs, seed)
+    timings["forecast"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    sc = config.scenarios
+    scenario_set = sample_scenarios(table, sc.count, seed=seed, method=sc.method)
+    timings["scenarios"] = time.perf_counter() - t
+
+    problem = _problem(config, inputs, scenario_set, on_hand, pipeline)
+    built, sol = _solve(problem, config)
+    timings.update({k: sol.timings_s[k] for k in ("build", "compile", "handover", "solve")})
+    if sol.status == SolveStatus.INFEASIBLE:
+        raise _diagnose(problem, config)
+    if sol.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
+        raise TimeLimitError(
+            f"no feasible plan within solver.time_limit={config.solver.time_limit:g} s; "
+            "raise it, or use fewer scenarios or periods"
+        )
+    if sol.status not in (SolveStatus.OPTIMAL, SolveStatus.TIME_LIMIT):
+        raise RuntimeError(f"HiGHS ended with status {sol.message!r}")
+
+    t = time.perf_counter()
+    plan = extract_plan(built, sol.x, sol.row_duals, sol.objective, period_dates)
+    timings["extract"] = time.perf_counter() - t + sol.timings_s["extract"]
+    plan.kpis = {
+        "status": sol.status.value,
+        **plan.kpis,
+        "scenarios": {"count": sc.count, "seed": seed, "method": sc.method},
+        "periods": config.periods,
+        "shortage": config.shortage,
+        "model": {"variables": built.lp.n_cols, "constraints": built.lp.n_rows},
+        "timings_s": timings,
+    }
+    if period_dates is not None:
+        plan.kpis["as_of"] = inputs.as_of.date().isoformat()
+        plan.kpis["period_dates"] = [pd.Timestamp(d).date().isoformat() for d in period_dates]
+    if out is not None:
+        t = time.perf_counter()
+        _write(plan, config, config_path, inputs.data_files + state_files, seed, out, timings)
+        timings["write"] = time.perf_counter() - t
+    timings["total"] = sum(v for k, v in timings.items() if k != "total")
+    return plan
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, lineterminator="\n", float_format="%.4f")
+    return buf.getvalue().encode()
+
+
+def _write(plan: Plan, config: Config, config_path, data_files, seed, out, timings) -> None:
+    manifest = {
+        "command": command_line(),
+        "config_file": str(config_path),
+        "config_sha256": sha256_file(config_path),
+        "config": config.model_dump(mode="json"),
+        "data": [{"path": str(p), "sha256": sha256_file(p), "bytes": Path(p).stat().st_size} for p in data_files],
+        "seed": seed,
+        "packages": package_versions(),
+        "timings_s": timings,
+    }
+    files = {
+        "orders.csv": _csv(plan.orders),
+        "stock_positions.csv": _csv(plan.stock_positions),
+        "kpis.json": to_json(plan.kpis).encode(),
+        "manifest.json": to_json(manifest).encode(),
+    }
+    write_outputs(out, files)
