@@ -1,1 +1,15 @@
 """Demand forecasts: history in, a distribution per item x location x period out."""
+
+from .distributions import FAMILIES, QUANTILE_LEVELS, DistributionTable
+from .history import read_calendar, read_history, validate_history
+from .ngboost_model import NGBoostForecaster
+
+__all__ = [
+    "FAMILIES",
+    "QUANTILE_LEVELS",
+    "DistributionTable",
+    "NGBoostForecaster",
+    "read_calendar",
+    "read_history",
+    "validate_history",
+]
