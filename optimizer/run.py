@@ -91,38 +91,53 @@ def _solve(problem: Problem, config: Config):
     return built, sol
 
 
-def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
-    """Why no plan meets the targets: least capital for the service, best service for the budget."""
-    diag = {"budget": problem.budget, "fill_rate_target": problem.fill_rate}
-    # The least capital that meets the fill-rate target: minimise capital, no budget.
-    least = None
-    if problem.fill_rate is not None:
-        built = build_model(dataclasses.replace(problem, budget=None))
-        built.lp.set_objective(built.constants["cap_terms"], constant=built.constants["capital"])
-        sol = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows, time_limit=config.solver.time_limit)
-        if sol.status == SolveStatus.OPTIMAL:
-            least = sol.objective
-    diag["least_budget_for_target"] = least
-    # The best fill rate the budget buys: minimise expected units short, no target.
-    best = None
+def _min_capital(problem: Problem, config: Config) -> float | None:
+    """Least expected capital of any plan (subject to the service target if the problem has one)."""
+    built = build_model(dataclasses.replace(problem, budget=None))
+    built.lp.set_objective(built.constants["cap_terms"], constant=built.constants["capital"])
+    sol = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows, time_limit=config.solver.time_limit)
+    return sol.objective if sol.status == SolveStatus.OPTIMAL else None
+
+
+def _best_fill_rate(problem: Problem, config: Config) -> float | None:
+    """Highest expected fill rate within the problem's budget (None if no plan fits it)."""
     built = build_model(dataclasses.replace(problem, fill_rate=None))
     k = built.constants
     w = problem.probability[None, None, None, :] * k["service_mask"][None, :, :, None]
     built.lp.set_objective([(w, built.cols["short"])])
     sol = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows, time_limit=config.solver.time_limit)
-    if sol.status == SolveStatus.OPTIMAL and k["service_demand"] > 0:
-        best = 1.0 - sol.objective / k["service_demand"]
-    diag["best_fill_rate_within_budget"] = best
-    parts = [f"the fill-rate target {problem.fill_rate:.4g}" if problem.fill_rate else "today's stock positions"]
-    if problem.budget is not None:
-        parts.append(f"cannot be met within the capital budget {problem.budget:,.2f}")
-    else:
-        parts.append("cannot be met")
-    msg = " ".join(parts)
-    if least is not None:
-        msg += f"; the least budget that meets it is {least:,.2f}"
-    elif problem.fill_rate is not None:
-        msg += "; no budget meets it (today's stock and lead times cap the service reachable)"
+    if sol.status != SolveStatus.OPTIMAL or k["service_demand"] <= 0:
+        return None
+    return 1.0 - sol.objective / k["service_demand"]
+
+
+def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
+    """Say in the planner's terms why no plan meets the targets (exit code 3)."""
+    floor = _min_capital(dataclasses.replace(problem, fill_rate=None), config)
+    least = _min_capital(problem, config) if problem.fill_rate is not None else None
+    best = _best_fill_rate(problem, config) if problem.budget is not None else None
+    diag = {
+        "budget": problem.budget,
+        "fill_rate_target": problem.fill_rate,
+        "least_capital_of_any_plan": floor,
+        "least_budget_for_target": least,
+        "best_fill_rate_within_budget": best,
+    }
+    if problem.budget is not None and floor is not None and problem.budget < floor:
+        msg = (f"the capital budget {problem.budget:,.2f} is below the {floor:,.2f} that today's stock and "
+               "pipeline tie up whatever is ordered tonight")
+        if least is not None:
+            msg += f"; the least budget that also meets the fill-rate target is {least:,.2f}"
+        return InfeasibleError(msg, diag)
+    if problem.fill_rate is not None and least is None:
+        reach = _best_fill_rate(dataclasses.replace(problem, budget=None), config)
+        diag["best_fill_rate_any_budget"] = reach
+        msg = f"the fill-rate target {problem.fill_rate:.4g} cannot be met at any budget"
+        if reach is not None:
+            msg += f"; the best reachable is {reach:.4f} (today's stock and the lead times fix the first periods)"
+        return InfeasibleError(msg, diag)
+    msg = f"the fill-rate target {problem.fill_rate:.4g} cannot be met within the capital budget {problem.budget:,.2f}"
+    msg += f"; the least budget that meets it is {least:,.2f}"
     if best is not None:
         msg += f"; the best fill rate within the budget is {best:.4f}"
     return InfeasibleError(msg, diag)

@@ -1,0 +1,84 @@
+"""Known answers from inventory theory, with the project's own event timing.
+
+Timing (README, "The model"): an order placed in period t on a lane with lead
+time L arrives at the start of period t + L, before that period's demand;
+holding is charged on end-of-period on hand, shortage per unit short per period.
+"""
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+from optimizer.run import run
+from tests.builders import single_stage
+
+
+def test_newsvendor_critical_fractile(write_config):
+    # One period, lost sales: S* = F^-1(p / (p + h)) = 50 + 8 z_{0.7955} = 56.60
+    # (e.g. Snyder & Shen, Fundamentals of Supply Chain Theory, 2nd ed., eq. 3.27).
+    plan = run(write_config(single_stage()))
+    target = plan.stock_positions["target_position"].iloc[0]
+    expected = stats.norm.ppf(0.70 / 0.88, loc=50, scale=8)
+    assert expected == pytest.approx(56.60, abs=0.01)
+    assert target == pytest.approx(expected, abs=1.1)
+    # Tonight's order brings the empty position up to the target.
+    assert plan.orders["quantity"].iloc[0] == pytest.approx(target, abs=1e-3)
+
+
+def test_base_stock_lead_time_backorders(write_config):
+    # Periodic review, lead time L = 4, backorders: the order placed in t arrives at
+    # the start of t + 4, so it protects L + 1 = 5 periods of demand:
+    # S* = 5 x 50 + z_{0.7955} x 8 x sqrt(5) = 264.77 (Snyder & Shen, section 4.3).
+    config = single_stage(
+        periods=20,
+        network={
+            "nodes": [{"id": "plant", "kind": "supplier"}, {"id": "shop", "kind": "store"}],
+            "lanes": [{"source": "plant", "destination": "shop", "lead_time": 4}],
+        },
+        shortage="backorder",
+    )
+    plan = run(write_config(config))
+    expected = 5 * 50 + stats.norm.ppf(0.70 / 0.88) * 8 * np.sqrt(5)
+    assert expected == pytest.approx(264.77, abs=0.01)
+    assert plan.stock_positions["target_position"].iloc[0] == pytest.approx(expected, abs=3)
+
+
+def test_fill_rate_target_sets_the_smallest_sufficient_stock(write_config):
+    # No shortage cost: the target is the smallest S with E[(D - S)+] <= (1 - beta) E[D],
+    # i.e. sigma x L(z) = 0.02 x 50 with L the standard normal loss function.
+    config = single_stage(
+        items=[{"id": "widget", "unit_cost": 1.0, "holding_cost": 0.18, "shortage_cost": 0.0}],
+        constraints={"service": {"fill_rate": 0.98}},
+    )
+    plan = run(write_config(config))
+
+    def loss(z):
+        return stats.norm.pdf(z) - z * (1 - stats.norm.cdf(z))
+
+    z = optimize.brentq(lambda z: 8 * loss(z) - 0.02 * 50, -3, 3)
+    assert plan.stock_positions["target_position"].iloc[0] == pytest.approx(50 + 8 * z, abs=0.6)
+    assert plan.kpis["service"]["expected_fill_rate"] == pytest.approx(0.98, abs=1e-6)
+    assert plan.kpis["service"]["shadow_price_per_point"] > 0
+
+
+def test_budget_binds_and_its_shadow_price_is_the_marginal_saving(write_config):
+    # Capital is end-of-period stock at cost, E[(S - D)+] for one period (unit cost 1):
+    # about 7.5 at the unconstrained optimum 56.6, so a budget of 4 binds.
+    items = [{"id": "widget", "unit_cost": 1.0, "holding_cost": 0.18, "shortage_cost": 0.70}]
+    plans = {
+        b: run(write_config(single_stage(items=items, constraints={"capital": {"budget": b}}), f"b{b}.yaml"))
+        for b in (3.9, 4.0, 4.1)
+    }
+    mid = plans[4.0].kpis
+    assert mid["capital"]["used"] == pytest.approx(4.0, abs=1e-6)
+
+    def leftover(z):  # E[(S - D)+] / sigma for S = mu + z sigma
+        return z * stats.norm.cdf(z) + stats.norm.pdf(z)
+
+    s = 50 + 8 * optimize.brentq(lambda z: 8 * leftover(z) - 4.0, -3, 3)
+    assert plans[4.0].stock_positions["target_position"].iloc[0] == pytest.approx(s, abs=0.6)
+    # dC/dB = (dC/dS) / (dB/dS) = [h - (h + p) P(D > S)] / P(D <= S); the shadow price is -dC/dB.
+    theory = ((0.18 + 0.70) * stats.norm.sf(s, 50, 8) - 0.18) / stats.norm.cdf(s, 50, 8)
+    assert mid["capital"]["shadow_price"] == pytest.approx(theory, rel=0.1)
+    slope = (plans[3.9].kpis["expected_cost"] - plans[4.1].kpis["expected_cost"]) / 0.2
+    assert mid["capital"]["shadow_price"] == pytest.approx(slope, rel=0.05)
