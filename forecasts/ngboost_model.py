@@ -33,17 +33,37 @@ are fitted to :math:`X = Y + c` (``continuous_offset=c``, default 1) and
 reported with the mean and variance of :math:`Y = X - c` (a moment match:
 the table has no shift parameter).
 
-Defaults and their measured cost (M5 bundle: 280 series, 535,640 rows,
-origin 2016-03-27, 2 cores; see the README of ``configs/data/m5``):
+Defaults and their measured cost (bundled M5 data: 280 series, 535,640 rows,
+2 cores; held-out window 2016-03-28..2016-04-24, origin 2016-03-27,
+horizon 28, CRPS per series-day in units from 200 quantiles of the emitted
+table, see :mod:`forecasts.evaluation`; 7,840 series-days):
 
-- ``family="negative_binomial"``: lowest held-out CRPS of the five families on
-  2016-03-28..2016-04-24 (28 days x 280 series).
+=====================  ===============================  ===========
+family / baseline      CRPS (seeds 0, 1, 2)             days at 0
+=====================  ===============================  ===========
+``lognormal``          **1.717**, 1.720, 1.726          0.316
+``normal``             1.743                            0.427
+``negative_binomial``  1.750, 1.738, 1.757              0.267
+``poisson``            1.798                            0.373
+``gamma``              1.913                            0.313
+empirical, last 28 d   1.817                            0.262
+seasonal naive, 8 wk   1.997                            0.275
+=====================  ===============================  ===========
+
+("days at 0": mean CRPS on the series-days that sold 0.) So the default is
+``family="lognormal"``, lowest on every seed, though the negative binomial
+scores better on zero days; the totals are dominated by the few high-volume
+series.
+
 - ``train_periods=728`` (two years of targets, 203,840 rows, one random
-  ``h`` per series x target), ``n_estimators=300``, ``learning_rate=0.1``,
-  ``minibatch_frac=0.5``, ``max_depth=3``, ``min_samples_leaf=50``.
-- fit + predict of the full bundled history: about 40 s (history checks and
-  features 4 s, boosting 35 s), where NGBoost's default learner would take
-  about 10 minutes.
+  ``h`` per series x target), ``n_estimators=150``, ``learning_rate=0.1``,
+  ``minibatch_frac=0.5``, ``max_depth=3``, ``min_samples_leaf=50``. Tried:
+  ``minibatch_frac=0.3`` with 150 or 250 iterations was worse for the
+  negative binomial (CRPS 1.78 and 1.78 against 1.75).
+- Measured on the full history, origin 2016-04-24, horizon 14: ``fit`` 29.5 s
+  (history checks and features about 4 s), ``predict`` 0.1 s; the negative
+  binomial about 40 s. Each iteration's trees cost about 0.04 s per 100,000
+  rows against 1-2 s for NGBoost's default ``DecisionTreeRegressor``.
 """
 
 from __future__ import annotations
@@ -108,7 +128,7 @@ class NGBoostForecaster:
     horizon : int, default=14
         Periods H to forecast: ``origin + 1 .. origin + H``.
     family : {"negative_binomial", "poisson", "normal", "lognormal", "gamma"}, \
-default="negative_binomial"
+default="lognormal"
         Distribution of demand (see the module docstring).
     n_estimators : int, default=150
         Boosting iterations.
@@ -160,7 +180,7 @@ default="negative_binomial"
     def __init__(
         self,
         horizon: int = 14,
-        family: str = "negative_binomial",
+        family: str = "lognormal",
         n_estimators: int = 150,
         learning_rate: float = 0.1,
         exogenous: list[str] | None = None,
