@@ -13,7 +13,8 @@ Every feature of the row :math:`(s, o, h)` is one of
 * the calendar of :math:`t` (weekday, month, day of month) and exogenous
   columns at :math:`t`, which are known in advance (events, SNAP days):
   taken from the history's row for :math:`t` if it exists, else from the
-  calendar table, else carried forward from the series' last row;
+  calendar table, else (series attributes such as the category only) carried
+  forward from the series' last row, else missing;
 * ``carry_forward`` columns (default: ``price``) at the origin (their last
   known value at or before :math:`o`), with price ratios to the series'
   recent prices;
@@ -188,10 +189,11 @@ def build_panel(
                     n_s, n_d
                 )
             arr = np.where(present, arr, cal)
-        else:
-            # no calendar: periods without a row keep the series' last value
+        elif (history.groupby(list(KEYS), sort=False)[c].nunique(dropna=False) <= 1).all():
+            # a series attribute (category, state ...): periods without a row keep it
             filled = pd.DataFrame(arr.T).ffill().to_numpy().T
             arr = np.where(present, arr, filled)
+        # else: varies in time and no calendar has it: unknown (NaN) without a row
         exog[c] = arr
     return Panel(series, dates, o, quantity, exog, categories)
 
