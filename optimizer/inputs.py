@@ -36,6 +36,8 @@ class Inputs:
         Store ids in ``network.stores`` order (the demand's location axis).
     history : pandas.DataFrame or None
         Sales history restricted to the network's stores (history configs).
+    calendar : pandas.DataFrame or None
+        Known-ahead calendar (events, SNAP) for the forecast periods.
     demand_table : DistributionTable or None
         Explicit demand (demand configs); history configs forecast it later.
     as_of : pandas.Timestamp or None
@@ -52,6 +54,7 @@ class Inputs:
     items: tuple[str, ...]
     stores: tuple[str, ...]
     history: pd.DataFrame | None
+    calendar: pd.DataFrame | None
     demand_table: DistributionTable | None
     as_of: pd.Timestamp | None
     unit_cost: np.ndarray
@@ -167,13 +170,14 @@ def prepare(config: Config, config_file) -> Inputs:
     InputError
         With the file, the key or row, and the fix.
     """
-    from forecasts import read_history  # the forecast stage owns the history format
+    from forecasts import read_calendar, read_history  # the forecast stage owns these formats
 
     config_file = str(config_file)
     net = network_arrays(config)
     stores = tuple(net.nodes[j] for j in net.stores)
     data_files: list = []
     history = None
+    calendar = None
     as_of = None
     if config.history is not None:
         hpath = resolve_path(config_file, config.history.path)
@@ -185,6 +189,11 @@ def prepare(config: Config, config_file) -> Inputs:
             history = read_history(hpath, calendar_path=cpath)
         except ValueError as exc:
             raise InputError(hpath, "", str(exc), "correct the history file") from None
+        if cpath is not None:
+            try:
+                calendar = read_calendar(cpath)
+            except ValueError as exc:
+                raise InputError(cpath, "", str(exc), "correct the calendar file") from None
         data_files += [p for p in (hpath, cpath) if p is not None]
         missing = sorted(set(stores) - set(history["location"].astype(str)))
         if missing:
@@ -231,7 +240,7 @@ def prepare(config: Config, config_file) -> Inputs:
         window = history[history["date"] > as_of - pd.Timedelta(days=RECENT_PERIODS)]
         mean = window.groupby(["item", "location"])["quantity"].mean()
         recent = np.array([[mean.get((i, s), 0.0) for s in stores] for i in items])
-    return Inputs(net, items, stores, history, demand_table, as_of, unit, holding, short, recent, data_files)
+    return Inputs(net, items, stores, history, calendar, demand_table, as_of, unit, holding, short, recent, data_files)
 
 
 def _priced(config: Config, item: str) -> bool:

@@ -54,7 +54,7 @@ def forecast_demand(config: Config, inputs: Inputs, seed: int):
         raise InputError("config", "forecast.options", str(exc), "use options NGBoostForecaster accepts") from None
     except ValueError as exc:
         raise InputError("config", "forecast", str(exc), "correct the forecast options") from None
-    fc.fit(inputs.history, origin=inputs.as_of)
+    fc.fit(inputs.history, origin=inputs.as_of, calendar=inputs.calendar)
     table = fc.predict()
     return table, fc.period_dates_
 
