@@ -108,13 +108,14 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
     holding = float(np.einsum("ints,in,s->", on_hand, pr.holding_cost, pi))
     shortage = float(np.einsum("ijts,i,s->", short, pr.shortage_cost, pi))
     transport = float(objective - holding - shortage)
-    capital_used = float(
-        k["capital"] + sum(np.sum(a * np.where(c >= 0, x[np.maximum(c, 0)], 0.0)) for a, c in k["cap_terms"])
-    )
-    total_short = float(np.einsum("ijts,s,jt->", short, pi, mask))
-    fill_rate = 1.0 - total_short / k["service_demand"] if k["service_demand"] > 0 else 1.0
-    capital = {"budget": pr.budget, "used": capital_used, "shadow_price": None}
-    service = {"target": pr.fill_rate, "expected_fill_rate": fill_rate, "shadow_price_per_point": None}
+    capital_used, fill_rate = capital_and_fill(built, x)
+    # A budget or target the solve did not need as a row was slack: its price is 0.
+    capital = {"budget": pr.budget, "used": capital_used, "shadow_price": None if pr.budget is None else 0.0}
+    service = {
+        "target": pr.fill_rate,
+        "expected_fill_rate": fill_rate,
+        "shadow_price_per_point": None if pr.fill_rate is None else 0.0,
+    }
     if row_duals is not None and "capital" in built.rows:
         # Value of one more unit of capital: the cost saved, -dz/dB.
         capital["shadow_price"] = float(-row_duals[built.rows["capital"]]) + 0.0
@@ -131,6 +132,15 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
     }
     return Plan(tonight, positions, kpis)
 
+
+
+def capital_and_fill(built: Built, x: np.ndarray) -> tuple[float, float]:
+    """Expected capital used and expected network fill rate of a solution."""
+    k, pr = built.constants, built.problem
+    capital = k["capital"] + sum(np.sum(a * np.where(c >= 0, x[np.maximum(c, 0)], 0.0)) for a, c in k["cap_terms"])
+    short = np.einsum("ijts,s,jt->", x[built.cols["short"]], pr.probability, k["service_mask"])
+    fill = 1.0 - short / k["service_demand"] if k["service_demand"] > 0 else 1.0
+    return float(capital), float(fill)
 
 
 def _orders(built: Built, x: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from optimizer.errors import InfeasibleError, InputError, TimeLimitError
 from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model
 from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
-from optimizer.plan import Plan, extract_plan
+from optimizer.plan import Plan, capital_and_fill, extract_plan
 from optimizer.solver import SolveStatus, solve_pyomo
 from scenarios import sample_scenarios
 
@@ -82,6 +82,28 @@ def _problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) ->
 
 
 def _solve(problem: Problem, config: Config):
+    """Solve, trying the model without its two coupling rows first.
+
+    Capital and service are the only rows that tie all items and scenarios
+    together, and they make the simplex several times slower. If the optimum
+    without them already respects both, it is optimal with them too (a
+    relaxation's optimum that is feasible is optimal) and their duals are 0;
+    only otherwise is the full model solved.
+    """
+    coupled = problem.budget is not None or problem.fill_rate is not None
+    if coupled:
+        built, sol = _solve_once(dataclasses.replace(problem, budget=None, fill_rate=None), config)
+        if sol.status == SolveStatus.OPTIMAL:
+            used, fill = capital_and_fill(built, sol.x)
+            if (problem.budget is None or used <= problem.budget * (1 + 1e-9)) and (
+                problem.fill_rate is None or fill >= problem.fill_rate - 1e-9
+            ):
+                built.problem = problem
+                return built, sol
+    return _solve_once(problem, config)
+
+
+def _solve_once(problem: Problem, config: Config):
     built = build_model(problem)
     t0 = time.perf_counter()
     model = built.lp.to_pyomo()
