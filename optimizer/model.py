@@ -41,12 +41,14 @@ Later decisions follow the targets: every stock point orders back up to
 
 with :math:`u` the units a store used: its sales :math:`D - \ell` under lost
 sales, its demand :math:`D` under backorders. No order depends on demand
-not yet seen. A supplier always ships; a DC ships :math:`y_{intS} \ge 0` to
-stock point :math:`n` at most what it holds, owing the rest
-(:math:`B_{int s} \ge 0`, :math:`B_{int} = B_{in,t-1} + o_{int} - y_{int}`).
-When a DC is short, which store it serves first is left to the LP in each
-scenario: the one place the model may favour, with hindsight, the store
-whose demand turns out higher. It acts only while a DC is out of stock.
+not yet seen. A supplier always ships. A DC ships every order of the
+stock points it feeds in full, in the period it is placed
+(:math:`y_{int s} = o_{int s}`, the owed amount :math:`B_{int s}` is held at 0)
+and its on hand may not go negative, so its target must cover its stores'
+orders over its lead time in every scenario. Rationing at a short DC is not
+modelled: any LP choice of which store a short DC serves would be made with
+hindsight of that scenario's demand (a first version that allowed it inflated
+store targets and let DCs allocate a phantom backlog clairvoyantly).
 
 Balances (all :math:`i, t, s`; :math:`x` arrivals)
 
@@ -224,7 +226,8 @@ def build_model(problem: Problem) -> Built:
     ship_later = lp.add_variables("ship", (I, K, T - 1, S)) if T > 1 else np.empty((I, K, 0, S), int)
     on_hand = lp.add_variables("on_hand", (I, N, T, S))
     short = lp.add_variables("short", (I, J, T, S), ub=Dn if lost_sales else np.inf)
-    backlog = lp.add_variables("owed", (I, K, T, S))
+    # A DC fills every store order in full: owed is fixed at 0 (see "Policy" above).
+    backlog = lp.add_variables("owed", (I, K, T, S), ub=0.0)
     ship = np.concatenate([np.broadcast_to(ship0[:, :, None, None], (I, K, 1, S)), ship_later], axis=2)
 
     # Usage u_{ijts} = const + coef * short (lost sales: D - l; backorders: D).

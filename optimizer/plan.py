@@ -54,8 +54,7 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
     short = x[cols["short"]]  # (I, J, T, S)
     owed = x[cols["owed"]]  # (I, K, T, S)
 
-    orders = _orders(built, x)  # (I, N, T, S)
-    orders0 = orders[:, :, 0, 0]  # tonight's, the same in every scenario
+    orders0 = _orders(built, x)[:, :, 0, 0]  # tonight's, the same in every scenario
     fed_pos = {n: i for i, n in enumerate(net.dc_fed)}
     rows = []
     for i, item in enumerate(pr.items):
@@ -81,15 +80,15 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
     exp_short = np.einsum("ijts,s,jt->ij", short, pi, mask)
     exp_dem = np.einsum("sijt,s,jt->ij", pr.demand, pi, mask)
     store_fill = np.where(exp_dem > 0, 1.0 - exp_short / np.where(exp_dem > 0, exp_dem, 1.0), 1.0)
+    # A DC's fill rate: of the units due to its stores each period (owed from before plus
+    # new orders), the share shipped that period, sum(ship) / sum(ship + owed).
     dc_fill = np.ones((I, N))
     for n in range(N):
-        if net.kinds[n] == "dc":
-            kids = [fed_pos[c] for c in np.flatnonzero(net.parent == n)]
-            if not kids:
-                continue
-            ordered = np.einsum("ints,s->i", orders[:, net.parent == n], pi)
-            backlog = np.einsum("ikts,s->i", owed[:, kids], pi)
-            dc_fill[:, n] = np.where(ordered > 0, 1.0 - backlog / np.where(ordered > 0, ordered, 1.0), 1.0)
+        kids = [fed_pos[c] for c in np.flatnonzero(net.parent == n)]
+        if net.kinds[n] == "dc" and kids:
+            shipped = np.einsum("ikts,s->i", ship[:, kids], pi)
+            due = shipped + np.einsum("ikts,s->i", owed[:, kids], pi)
+            dc_fill[:, n] = np.where(due > 0, shipped / np.where(due > 0, due, 1.0), 1.0)
     store_pos = {n: j for j, n in enumerate(net.stores)}
     pos_rows = []
     for i, item in enumerate(pr.items):
