@@ -149,8 +149,12 @@ def _demand_table(config: Config, config_file: str, items, stores) -> tuple[Dist
 def _economics_from_history(config, config_file, history, items, as_of):
     """unit, holding, shortage cost per item from recent sell prices and the stated margin."""
     eco = config.economics
-    recent = history[history["date"] > as_of - pd.Timedelta(days=RECENT_PERIODS * 7)]
-    price = recent.dropna(subset=["price"]).groupby("item")["price"].last() if "price" in history else pd.Series(dtype=float)
+    # Price: each store's latest sell price at the as-of date, averaged over the stores.
+    if "price" in history:
+        priced = history.dropna(subset=["price"]).sort_values("date", kind="mergesort")
+        price = priced.groupby(["item", "location"])["price"].last().groupby("item").mean()
+    else:
+        price = pd.Series(dtype=float)
     out = {}
     for item in items:
         p = price.get(item, np.nan)
