@@ -210,6 +210,16 @@ class InitialState(_Model):
         return self
 
 
+class Evaluation(_Model):
+    """Out-of-sample evaluation of every plan (kpis.json `out_of_sample`)."""
+
+    scenarios: int = Field(1000, ge=0, description="Fresh scenarios the fixed first stage is replayed on (0: skip).")
+    seed_offset: int = Field(1_000_003, ge=1, description="Fresh scenarios use seed + seed_offset (+ replication number).")
+    replications: int = Field(
+        3, ge=0, description="Re-solves on independent scenario sets for the optimality-gap estimate (Mak, Morton & Wood); 0: skip."
+    )
+
+
 class Solver(_Model):
     """HiGHS settings."""
 
@@ -231,6 +241,7 @@ class Config(_Model):
     scenarios: Scenarios = Field(default_factory=Scenarios, description="Scenario sampling.")
     constraints: Constraints = Field(default_factory=Constraints, description="Budget and service target.")
     initial_state: InitialState = Field(default_factory=InitialState, description="Today's stock (default: none).")
+    evaluation: Evaluation = Field(default_factory=Evaluation, description="Out-of-sample evaluation.")
     solver: Solver = Field(default_factory=Solver, description="Solver settings.")
 
     @model_validator(mode="after")

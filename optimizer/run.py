@@ -23,6 +23,7 @@ from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model
 from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
 from optimizer.plan import Plan, capital_and_fill, extract_plan
+from optimizer.simulate import simulate_policy, summarise
 from optimizer.solver import SolveStatus, solve_pyomo
 from scenarios import sample_scenarios
 
@@ -59,11 +60,15 @@ def forecast_demand(config: Config, inputs: Inputs, seed: int):
     return table, fc.period_dates_
 
 
-def _problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) -> Problem:
-    stores = list(inputs.stores)
-    loc = [scenario_set.locations.index(s) for s in stores]
+def _demand(inputs: Inputs, scenario_set) -> np.ndarray:
+    """Scenario demand (S, I, J) in the model's item and store order."""
+    loc = [scenario_set.locations.index(s) for s in inputs.stores]
     itm = [scenario_set.items.index(i) for i in inputs.items]
-    demand = scenario_set.demand[:, itm][:, :, loc]
+    return scenario_set.demand[:, itm][:, :, loc]
+
+
+def _problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) -> Problem:
+    demand = _demand(inputs, scenario_set)
     c = config.constraints
     return Problem(
         items=inputs.items,
@@ -117,6 +122,54 @@ def _solve_once(problem: Problem, config: Config):
     sol = solve_pyomo(model, built.lp.n_rows, time_limit=config.solver.time_limit, threads=config.solver.threads)
     sol.timings_s["build"] = build_s
     return built, sol
+
+
+def evaluate(problem: Problem, built, x: np.ndarray, table, config: Config, inputs: Inputs, seed: int) -> dict:
+    """Out-of-sample figures of a solved plan and the optimality-gap estimate.
+
+    The first stage (targets, tonight's shipments) is replayed on
+    ``evaluation.scenarios`` fresh scenarios (seed + seed_offset, independent
+    of the ones solved). The gap follows Mak, Morton and Wood (1999): on each
+    of ``replications`` independent scenario sets of the plan's size, the
+    plan's replayed cost less that set's own optimum estimates the gap
+    (common random numbers keep its variance small); ``gap`` is their mean,
+    ``gap_ci95_upper`` its one-sided 95% upper confidence bound (Student t),
+    both also relative to the out-of-sample cost.
+    """
+    from scipy import stats
+
+    ev, sc = config.evaluation, config.scenarios
+    target = x[built.cols["target"]]
+    ship0 = x[built.cols["ship"]][:, :, 0, 0]
+    fresh = sample_scenarios(table, ev.scenarios, seed=seed + ev.seed_offset, method=sc.method)
+    replay = simulate_policy(problem, target, ship0, _demand(inputs, fresh))
+    out = summarise(replay)
+    out["seed"] = seed + ev.seed_offset
+    if ev.replications:
+        gaps, optima = [], []
+        for m in range(1, ev.replications + 1):
+            rep = sample_scenarios(table, sc.count, seed=seed + ev.seed_offset + m, method=sc.method)
+            demand = _demand(inputs, rep)
+            _, sol = _solve(dataclasses.replace(problem, demand=demand, probability=rep.probability), config)
+            if sol.status == SolveStatus.OPTIMAL:
+                # The plan's cost on this sample less the sample's own optimum (>= 0 up to tolerance).
+                plan_cost = float(simulate_policy(problem, target, ship0, demand).cost @ rep.probability)
+                gaps.append(plan_cost - sol.objective)
+                optima.append(sol.objective)
+        gap = {"replications": ev.replications, "solved": len(gaps), "scenarios_each": sc.count}
+        if len(gaps) >= 2:
+            mean, sd = float(np.mean(gaps)), float(np.std(gaps, ddof=1))
+            upper = mean + stats.t.ppf(0.95, len(gaps) - 1) * sd / np.sqrt(len(gaps))
+            scale = out["cost"]["mean"] or 1.0
+            gap.update(
+                lower_bound=float(np.mean(optima)),
+                gap=mean,
+                gap_ci95_upper=float(upper),
+                gap_relative=mean / scale,
+                gap_ci95_upper_relative=float(upper / scale),
+            )
+        out["optimality_gap"] = gap
+    return out
 
 
 def _min_capital(problem: Problem, config: Config) -> float | None:
@@ -235,6 +288,11 @@ def run(config_path, out=None, *, seed: int | None = None) -> Plan:
         "model": {"variables": built.lp.n_cols, "constraints": built.lp.n_rows},
         "timings_s": timings,
     }
+    if config.evaluation.scenarios:
+        t = time.perf_counter()
+        plan.kpis["in_sample"] = {"cost": sol.objective, "fill_rate": plan.kpis["service"]["expected_fill_rate"]}
+        plan.kpis["out_of_sample"] = evaluate(problem, built, sol.x, table, config, inputs, seed)
+        timings["evaluate"] = time.perf_counter() - t
     if period_dates is not None:
         plan.kpis["as_of"] = inputs.as_of.date().isoformat()
         plan.kpis["period_dates"] = [pd.Timestamp(d).date().isoformat() for d in period_dates]

@@ -36,6 +36,9 @@ def test_m5_kpis_respect_budget_and_service(m5_run):
     assert kpis["as_of"] == "2016-04-24" and kpis["period_dates"][0] == "2016-04-25"
     assert kpis["capital"]["used"] <= kpis["capital"]["budget"] * (1 + 1e-9)
     assert kpis["service"]["expected_fill_rate"] >= kpis["service"]["target"] - 1e-9
-    assert set(kpis["timings_s"]) >= {"forecast", "scenarios", "build", "handover", "solve"}
+    assert set(kpis["timings_s"]) >= {"forecast", "scenarios", "build", "handover", "solve", "evaluate"}
+    oos = kpis["out_of_sample"]
+    assert oos["scenarios"] == 1000
+    assert oos["fill_rate"]["ci95"][0] <= oos["fill_rate"]["mean"] <= oos["fill_rate"]["ci95"][1]
     manifest = json.loads((m5_run / "manifest.json").read_text())
     assert {d["path"].rsplit("/", 1)[-1] for d in manifest["data"]} == {"history.csv.gz", "calendar.csv.gz"}

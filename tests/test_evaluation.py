@@ -1,0 +1,62 @@
+"""Out-of-sample honesty: the policy replay and the optimality-gap estimate."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from optimizer.config import load_config
+from optimizer.inputs import initial_state, prepare
+from optimizer.run import _problem, _solve, forecast_demand, run
+from optimizer.simulate import simulate_policy
+from scenarios import sample_scenarios
+from tests.builders import single_stage, two_echelon
+
+
+def _solved(path, scenarios=60):
+    config = load_config(path)
+    inputs = prepare(config, path)
+    on_hand, pipeline, _ = initial_state(config, path, inputs)
+    table, _ = forecast_demand(config, inputs, 3)
+    problem = _problem(config, inputs, sample_scenarios(table, scenarios, seed=3), on_hand, pipeline)
+    built, sol = _solve(problem, config)
+    x = sol.x
+    return problem, x[built.cols["target"]], x[built.cols["ship"]][:, :, 0, 0], sol.objective
+
+
+@pytest.mark.parametrize("shortage, tolerance", [("backorder", 1e-9), ("lost_sales", 1e-3)])
+def test_replay_on_the_solved_scenarios_reproduces_the_model_cost(shortage, tolerance, write_config):
+    # The model's recourse is the replayed policy, so on its own scenarios the costs agree:
+    # exactly with backorders; with lost sales the LP may shift a lost sale between periods
+    # (its sales are variables), which the greedy replay cannot, hence a 0.1% tolerance.
+    path = write_config(two_echelon(shortage=shortage, constraints={"service": {"fill_rate": 0.9}}))
+    problem, target, ship0, objective = _solved(path)
+    replay = simulate_policy(problem, target, ship0, problem.demand)
+    assert replay.cost @ problem.probability == pytest.approx(objective, rel=tolerance)
+    assert replay.dc_rationed_periods.sum() == 0  # the model never lets a DC run short
+
+
+def test_replay_rations_fair_share_when_a_dc_runs_short(write_config):
+    # With backorders every unit demanded is ordered from the DC, so triple demand drains it.
+    path = write_config(two_echelon(shortage="backorder"))
+    problem, target, ship0, _ = _solved(path)
+    heavy = problem.demand * 3.0  # demand the plan was not made for
+    replay = simulate_policy(problem, target, ship0, heavy)
+    assert replay.dc_rationed_periods.sum() > 0
+    assert replay.short_units.sum() > 0 and np.all(replay.capital >= 0)
+
+
+def test_few_scenarios_are_optimistic_in_sample_and_the_gap_says_so(write_config):
+    config = single_stage(scenarios={"count": 8, "seed": 5, "method": "mc"},
+                          evaluation={"scenarios": 4000, "replications": 8})
+    kpis = run(write_config(config)).kpis
+    oos = kpis["out_of_sample"]
+    assert oos["cost"]["ci95"][0] < oos["cost"]["mean"] < oos["cost"]["ci95"][1]
+    # Eight scenarios: the plan looks cheaper in sample than it is.
+    assert kpis["in_sample"]["cost"] < oos["cost"]["mean"]
+    gap = oos["optimality_gap"]
+    assert gap["solved"] == 8 and gap["gap"] > 0 and gap["gap_ci95_upper"] > gap["gap"]
+    # A thousand stratified scenarios: the gap is well under 1%.
+    big = run(write_config(single_stage(evaluation={"scenarios": 2000, "replications": 4}), "big.yaml")).kpis
+    assert big["out_of_sample"]["optimality_gap"]["gap_ci95_upper_relative"] < 0.01
+    assert gap["gap_relative"] > big["out_of_sample"]["optimality_gap"]["gap_relative"]
