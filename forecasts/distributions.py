@@ -17,6 +17,10 @@ family                    parameters            scipy equivalent
                                                 variance = mean + mean**2 / k
 ``gamma``                 mean, std             ``gamma(a=(mean/std)**2,
                                                 scale=std**2/mean)``
+``shifted_lognormal``     mu, sigma, shift      ``max(X - shift, 0)`` with
+                                                ``X ~ lognorm(s=sigma,
+                                                scale=exp(mu))``: mass
+                                                ``P(X <= shift)`` at 0
 ``empirical``             values                equally likely sample values
 ========================  ====================  =====================================
 
@@ -41,6 +45,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "poisson": ("mean",),
     "negative_binomial": ("mean", "dispersion"),
     "gamma": ("mean", "std"),
+    "shifted_lognormal": ("mu", "sigma", "shift"),
     "empirical": ("values",),
 }
 
@@ -54,7 +59,7 @@ def _frozen(family: str, params: pd.DataFrame):
     """Vectorised scipy distribution for rows of one family."""
     if family == "normal":
         return stats.norm(loc=params["mean"].to_numpy(float), scale=params["std"].to_numpy(float))
-    if family == "lognormal":
+    if family in ("lognormal", "shifted_lognormal"):
         return stats.lognorm(
             s=params["sigma"].to_numpy(float), scale=np.exp(params["mu"].to_numpy(float))
         )
@@ -79,6 +84,7 @@ def _check_params(family: str, params: pd.DataFrame) -> None:
         "poisson": [("mean", "non-negative")],
         "negative_binomial": [("mean", "non-negative"), ("dispersion", "positive")],
         "gamma": [("mean", "positive"), ("std", "positive")],
+        "shifted_lognormal": [("mu", "finite"), ("sigma", "positive"), ("shift", "non-negative")],
     }
     for name, rule in checks.get(family, []):
         v = params[name].to_numpy(float)
@@ -91,6 +97,16 @@ def _check_params(family: str, params: pd.DataFrame) -> None:
             raise ValueError(
                 f"{family} demand needs {name} {rule} and finite; received {name}={v[bad][0]!r}"
             )
+
+
+def _shifted_lognormal_mean(params: pd.DataFrame) -> np.ndarray:
+    """E[max(X - c, 0)] for X lognormal(mu, sigma): a call option's value (Black's formula)."""
+    mu, sigma = params["mu"].to_numpy(float), params["sigma"].to_numpy(float)
+    c = params["shift"].to_numpy(float)
+    mean_x = np.exp(mu + sigma**2 / 2)
+    with np.errstate(divide="ignore"):
+        d1 = (mu - np.log(c) + sigma**2) / sigma
+    return mean_x * stats.norm.cdf(d1) - c * stats.norm.cdf(d1 - sigma)
 
 
 @dataclass(frozen=True)
@@ -183,6 +199,8 @@ class DistributionTable:
                     out[:, j] = np.quantile(np.asarray(values, float), u[:, j], method="inverted_cdf")
             else:
                 out[:, idx] = _frozen(family, part).ppf(u[:, idx])
+                if family == "shifted_lognormal":
+                    out[:, idx] -= part["shift"].to_numpy(float)
         return np.maximum(out, 0.0)
 
     def mean(self) -> np.ndarray:
@@ -196,6 +214,8 @@ class DistributionTable:
                 m, s = part["mean"].to_numpy(float), part["std"].to_numpy(float)
                 z = m / s
                 out[idx] = m * stats.norm.cdf(z) + s * stats.norm.pdf(z)
+            elif family == "shifted_lognormal":
+                out[idx] = _shifted_lognormal_mean(part)
             else:
                 out[idx] = _frozen(family, part).mean()
         return out

@@ -26,6 +26,9 @@ family                 NGBoost distribution          table parameters
 ``lognormal``          ``LogNormal`` of Y + c         mu, sigma matched to the mean and
                                                       variance of Y (= X - c)
 ``gamma``              ``Gamma`` of Y + c             mean, std of Y (= X - c)
+``shifted_lognormal``  ``LogNormal`` of Y + c         mu, sigma of X and shift c: the
+                                                      fitted law itself, Y = max(X - c, 0),
+                                                      with its mass at 0
 =====================  ============================  ==================================
 
 Lognormal and gamma have no mass at 0 and half the M5 values are 0, so they
@@ -92,8 +95,9 @@ FAMILY_DISTRIBUTIONS = {
     "normal": Normal,
     "lognormal": LogNormal,
     "gamma": Gamma,
+    "shifted_lognormal": LogNormal,
 }
-_SHIFTED = ("lognormal", "gamma")
+_SHIFTED = ("lognormal", "gamma", "shifted_lognormal")
 
 
 def _table_params(family: str, raw: np.ndarray, offset: float) -> dict[str, np.ndarray]:
@@ -105,6 +109,8 @@ def _table_params(family: str, raw: np.ndarray, offset: float) -> dict[str, np.n
         return {"mean": np.exp(raw[:, 0])}
     if family == "normal":
         return {"mean": raw[:, 0], "std": np.exp(raw[:, 1])}
+    if family == "shifted_lognormal":
+        return {"mu": raw[:, 0], "sigma": np.exp(raw[:, 1]), "shift": np.full(len(raw), offset)}
     if family == "lognormal":
         m, s2 = raw[:, 0], np.exp(2 * raw[:, 1])
         mean_x = np.exp(m + s2 / 2)
@@ -127,8 +133,8 @@ class NGBoostForecaster:
     ----------
     horizon : int, default=14
         Periods H to forecast: ``origin + 1 .. origin + H``.
-    family : {"negative_binomial", "poisson", "normal", "lognormal", "gamma"}, \
-default="lognormal"
+    family : {"negative_binomial", "poisson", "normal", "lognormal", "gamma", \
+"shifted_lognormal"}, default="lognormal"
         Distribution of demand (see the module docstring).
     n_estimators : int, default=150
         Boosting iterations.
@@ -169,6 +175,8 @@ default="lognormal"
         Feature binning fitted on the training rows.
     n_training_rows_ : int
         Rows the booster was fitted on.
+    background_codes_ : ndarray of uint8
+        Up to 5,000 training rows' bin codes (the background of SHAP explanations).
 
     Examples
     --------
@@ -310,6 +318,10 @@ default="lognormal"
             random_state=self.random_state,
         )
         self.model_.fit(codes, y)
+        keep = np.random.default_rng(self.random_state).choice(
+            len(codes), size=min(len(codes), 5000), replace=False
+        )
+        self.background_codes_ = codes[np.sort(keep)]
         self.panel_ = panel
         self.stats_ = stats
         self.origin_ = origin
