@@ -20,9 +20,12 @@ Sampling methods, each reproducible from ``seed`` alone:
     ``seed + scenario number`` (mpi-sppy's rule), so scenario ``s`` is the
     same whatever the count or the order scenarios are built in.
 
-Dimensions are sampled independently here; correlation across periods and
-locations (a copula fitted to backtest residuals) is DESIGN.md section 3's
-next step.
+Without ``copula`` every dimension is sampled independently. With a
+:class:`scenarios.copula.GaussianCopula` (fitted to backtest residuals by
+``echelon forecast --backtest``), the uniforms are turned into normals,
+correlated across periods and locations of each item, and turned back into
+uniforms before the marginals' ``ppf``: the marginals stay those of the
+table, lead-time sums and DC totals get the dependence the backtest saw.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from scipy.stats import qmc
 
 from forecasts.distributions import DistributionTable
@@ -96,7 +100,7 @@ def _uniforms(count: int, dim: int, method: str, seed: int) -> np.ndarray:
 
 
 def sample_scenarios(
-    table: DistributionTable, count: int, *, seed: int = 0, method: str = "lhs"
+    table: DistributionTable, count: int, *, seed: int = 0, method: str = "lhs", copula=None
 ) -> ScenarioSet:
     """Draw ``count`` equally likely demand scenarios from ``table``.
 
@@ -110,6 +114,8 @@ def sample_scenarios(
     seed : int, default=0
         Seed; the same table, count, seed and method give the same array.
     method : {"lhs", "sobol", "mc"}, default="lhs"
+    copula : scenarios.copula.GaussianCopula, optional
+        Dependence across periods and locations (default: independent).
 
     Returns
     -------
@@ -120,11 +126,16 @@ def sample_scenarios(
         raise ValueError(f"scenario count must be at least 1; received {count}")
     frame = table.frame
     u = _uniforms(int(count), len(frame), method, int(seed))
-    values = table.ppf(u)  # (S, rows)
     items, locations, T = table.items, table.locations, table.n_periods
     i = pd.Index(items).get_indexer(frame["item"])
     l = pd.Index(locations).get_indexer(frame["location"])
     t = frame["period"].to_numpy()
+    if copula is not None:
+        z = np.zeros((int(count), len(items), len(locations), T))
+        z[:, i, l, t] = stats.norm.ppf(u)
+        z = copula.correlate(z, locations)
+        u = np.clip(stats.norm.cdf(z[:, i, l, t]), _EPS, 1.0 - _EPS)
+    values = table.ppf(u)  # (S, rows)
     demand = np.zeros((int(count), len(items), len(locations), T))
     demand[:, i, l, t] = values
     probability = np.full(int(count), 1.0 / int(count))

@@ -1,0 +1,411 @@
+"""Rolling-origin backtest of forecasters and of the scenarios drawn from them.
+
+For every origin :math:`o_1 < ... < o_K` each model is fitted on the sales up to
+:math:`o_k` only and scored on :math:`o_k + 1 .. o_k + H`:
+
+* daily item x store scores from the table's own quantiles
+  (:func:`forecasts.metrics.score`);
+* aggregated scores (item x DC days, weekly sums, lead-time sums over 7 and
+  :math:`H` days, at item x store and item x DC) from sample paths of the table,
+  drawn independently and through a Gaussian copula fitted to the model's PITs
+  at the earlier origins only (:mod:`scenarios.copula`);
+* NGBoost's family is chosen by daily CRPS at the last origin but one, among
+  ``families``; if the PITs of the earlier origins miss a central interval by
+  more than ``recalibrate_tolerance``, the last origin's forecast is recalibrated
+  by the quantile map :math:`q'_u = q_{\\hat G^{-1}(u)}`, :math:`\\hat G` the
+  empirical CDF of those PITs (Kuleshov et al. 2018).
+
+Nothing observed after an origin enters the model, copula or calibration map
+used at that origin.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecasts.baselines import sales_grid
+from forecasts.distributions import QUANTILE_LEVELS, DistributionTable
+from forecasts.metrics import COVERAGE_LEVELS, coverage, midpoint_levels, score, spl_scale
+from scenarios.copula import fit_copula
+from scenarios.sampling import sample_scenarios
+
+__all__ = ["ModelForecast", "aggregate", "backtest", "recalibrated_table", "table_grids"]
+
+N_LEVELS = 200
+
+
+@dataclass
+class ModelForecast:
+    """One model's forecast at one origin, on the (series, period) grid."""
+
+    table: DistributionTable
+    grid: np.ndarray  # (M, S, H) quantiles at midpoint levels
+    q9: np.ndarray  # (9, S, H)
+    pit: np.ndarray = field(default=None)  # (S, H)
+
+
+def table_grids(table: DistributionTable, n_series: int, horizon: int, m: int = N_LEVELS):
+    """Quantiles of a table at the midpoint levels (M, S, H) and at the M5 levels (9, S, H)."""
+    n = len(table.frame)
+    u = midpoint_levels(m)
+    grid = table.ppf(np.broadcast_to(u[:, None], (m, n))).reshape(m, n_series, horizon)
+    lv = np.asarray(QUANTILE_LEVELS)
+    q9 = table.ppf(np.broadcast_to(lv[:, None], (len(lv), n))).reshape(len(lv), n_series, horizon)
+    return np.sort(grid, axis=0), q9
+
+
+def recalibrated_table(table: DistributionTable, pits: np.ndarray, m: int = N_LEVELS) -> DistributionTable:
+    """Table whose quantile at level u is the original's at the empirical PIT quantile of u."""
+    pits = np.asarray(pits, float)
+    pits = pits[np.isfinite(pits)]
+    u = midpoint_levels(m)
+    warped = np.clip(np.quantile(pits, u), 1e-6, 1 - 1e-6)
+    n = len(table.frame)
+    values = table.ppf(np.broadcast_to(warped[:, None], (m, n)))
+    frame = table.frame[["item", "location", "period"]].copy()
+    frame["family"] = "empirical"
+    frame["values"] = list(np.sort(values, axis=0).T)
+    return DistributionTable(frame)
+
+
+def aggregate(paths: np.ndarray, groups: np.ndarray | None, block: int | None, horizon: int):
+    """Sum paths (N, S, H) over series groups (S, K) and/or period blocks from the origin.
+
+    ``block`` None keeps days; an int sums consecutive blocks of that many periods
+    (``horizon`` for the whole window).
+    """
+    out = paths if groups is None else np.einsum("nsh,sk->nkh", paths, groups)
+    if block is not None:
+        n_b = horizon // block
+        out = out[:, :, : n_b * block].reshape(out.shape[0], out.shape[1], n_b, block).sum(axis=3)
+    return out
+
+
+def _train_blocks(train: np.ndarray, groups, block):
+    """Training sales (S, D) aggregated like :func:`aggregate`, blocks aligned to the origin."""
+    y = np.nan_to_num(train)
+    if groups is not None:
+        y = y.T @ groups
+        y = y.T
+    if block is not None:
+        n_b = y.shape[1] // block
+        y = y[:, y.shape[1] - n_b * block :].reshape(y.shape[0], n_b, block).sum(axis=2)
+    return y
+
+
+def _sample_paths(table, n_series, horizon, count, seed, copula, method="lhs"):
+    sc = sample_scenarios(table, count, seed=seed, method=method, copula=copula)
+    keys = table.series_index()
+    i = pd.Index(sc.items).get_indexer(keys.get_level_values(0))
+    l = pd.Index(sc.locations).get_indexer(keys.get_level_values(1))
+    return sc.demand[:, i, l, :]  # (N, S, H)
+
+
+def _pit_by_item(pit: np.ndarray, series: pd.DataFrame, locations):
+    """(S, H) PITs -> (I, L, H) on the item x location grid (NaN where a pair is absent)."""
+    items = sorted(series["item"].unique())
+    out = np.full((len(items), len(locations), pit.shape[1]), np.nan)
+    i = pd.Index(items).get_indexer(series["item"])
+    l = pd.Index(locations).get_indexer(series["location"])
+    out[i, l] = pit
+    return out
+
+
+def backtest(
+    history: pd.DataFrame,
+    *,
+    origins,
+    horizon: int,
+    make_ngboost,
+    baselines: dict,
+    families=("shifted_lognormal", "negative_binomial", "poisson", "normal"),
+    groups: dict | None = None,
+    n_samples: int = 1000,
+    seed: int = 0,
+    recalibrate_tolerance: float = 0.03,
+    scenario_study: bool = True,
+    log=lambda msg: None,
+):
+    """Run the rolling-origin backtest.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        Validated history with a ``price`` column (weights: recent dollar sales).
+    origins : list of date-like
+        Forecast origins, increasing; the last one is the headline.
+    horizon : int
+        Periods scored after each origin (a multiple of 7 for weekly sums).
+    make_ngboost : callable(family) -> forecaster
+        Builds an unfitted NGBoost forecaster of the given family.
+    baselines : dict of name -> callable() -> forecaster
+    families : sequence of str
+        NGBoost families compared (by daily CRPS at the last origin but one).
+    groups : dict location -> group (e.g. store -> DC), optional
+    n_samples : int
+        Sample paths per model for the aggregated scores.
+
+    Returns
+    -------
+    metrics : dict
+        JSON-ready results (``models``, ``family_selection``, ``scenarios`` ...).
+    artefacts : dict
+        Arrays for plots and the fitted copula (``copula``).
+    """
+    origins = [pd.Timestamp(o) for o in origins]
+    rng = np.random.default_rng(seed)
+    last = origins[-1]
+    series0 = None
+    fc_at: dict[str, list[ModelForecast]] = {}
+    truth_at, timings = [], {}
+
+    def add(name, k, table, series):
+        grid, q9 = table_grids(table, len(series), horizon)
+        y = truth_at[k]
+        pit = _pit_from(grid, y)
+        fc_at.setdefault(name, [None] * len(origins))[k] = ModelForecast(table, grid, q9, pit)
+
+    def _pit_from(grid, y):
+        from forecasts.metrics import randomized_pit
+
+        m = grid.shape[0]
+        return randomized_pit(grid.reshape(m, -1), y.reshape(-1), rng).reshape(y.shape)
+
+    for k, origin in enumerate(origins):
+        series, dates, _ = sales_grid(history, origin)
+        if series0 is None:
+            series0 = series
+        elif not series.equals(series0):
+            raise ValueError(f"the series at origin {origin.date()} differ from the first origin's")
+        future = pd.date_range(origin + pd.Timedelta(days=1), periods=horizon)
+        wide = history[history["date"].isin(future)].pivot_table(
+            index=["item", "location"], columns="date", values="quantity"
+        )
+        wide = wide.reindex(pd.MultiIndex.from_frame(series)).reindex(columns=future)
+        if wide.isna().any().any():
+            raise ValueError(
+                f"origin {origin.date()}: the history lacks sales for some of the {horizon} periods "
+                "after it; choose earlier origins"
+            )
+        truth_at.append(wide.to_numpy(float))
+
+    # NGBoost family: compared at the last origin but one (or the only origin)
+    select_k = len(origins) - 2 if len(origins) > 1 else 0
+    selection = {}
+    for family in families:
+        t0 = time.perf_counter()
+        fc = make_ngboost(family).fit(history, origin=origins[select_k])
+        table = fc.predict()
+        timings[f"ngboost_{family}_fit"] = time.perf_counter() - t0
+        grid, q9 = table_grids(table, len(series0), horizon)
+        from forecasts.metrics import crps_from_grid
+
+        selection[family] = {
+            "crps": float(crps_from_grid(grid.reshape(grid.shape[0], -1), truth_at[select_k].ravel()).mean()),
+            "fit_seconds": timings[f"ngboost_{family}_fit"],
+        }
+        log(f"  family {family}: CRPS {selection[family]['crps']:.4f} at {origins[select_k].date()} "
+            f"({timings[f'ngboost_{family}_fit']:.0f} s)")
+        if family == min(selection, key=lambda f: selection[f]["crps"]):
+            best_table = table
+    chosen = min(selection, key=lambda f: selection[f]["crps"])
+    log(f"  chosen family: {chosen}")
+    for k, origin in enumerate(origins):
+        if k == select_k:
+            add("ngboost", k, best_table, series0)
+        else:
+            t0 = time.perf_counter()
+            add("ngboost", k, make_ngboost(chosen).fit(history, origin=origin).predict(), series0)
+            timings[f"ngboost_fit_{origin.date()}"] = time.perf_counter() - t0
+            log(f"  ngboost at {origin.date()}: {timings[f'ngboost_fit_{origin.date()}']:.0f} s")
+        for name, make in baselines.items():
+            add(name, k, make().fit(history, origin=origin).predict(), series0)
+
+    # recalibration of the last origin's NGBoost forecast from the earlier origins' PITs
+    calibration = {"tolerance": recalibrate_tolerance, "applied": False}
+    K = len(origins)
+    if K > 1:
+        past = np.concatenate([fc_at["ngboost"][k].pit.ravel() for k in range(K - 1)])
+        past_cov = {f"{round(a * 100)}": coverage(past, a) for a in COVERAGE_LEVELS}
+        drift = max(abs(past_cov[f"{round(a * 100)}"] - a) for a in COVERAGE_LEVELS)
+        calibration.update({"earlier_origins_coverage": past_cov, "max_deviation": drift})
+        if drift > recalibrate_tolerance:
+            calibration["applied"] = True
+            fc_at["ngboost_raw"] = list(fc_at["ngboost"])
+            fc_at["ngboost"] = list(fc_at["ngboost"])
+            for k in range(1, K):
+                pool = np.concatenate([fc_at["ngboost_raw"][j].pit.ravel() for j in range(k)])
+                fc_at["ngboost"][k] = None
+                add("ngboost", k, recalibrated_table(fc_at["ngboost_raw"][k].table, pool), series0)
+
+    # scores at every origin (daily item x store) and in full at the last one
+    sales_series, _, train = sales_grid(history, last)
+    locations = sorted(series0["location"].unique())
+    group_names = sorted(set((groups or {}).get(l, l) for l in locations))
+    gmat = np.zeros((len(series0), 0))
+    item_group_keys = []
+    if groups:
+        keys = sorted({(i, groups.get(l, l)) for i, l in zip(series0["item"], series0["location"])})
+        index = {key: j for j, key in enumerate(keys)}
+        gmat = np.zeros((len(series0), len(keys)))
+        for s, (i, l) in enumerate(zip(series0["item"], series0["location"])):
+            gmat[s, index[(i, groups.get(l, l))]] = 1.0
+        item_group_keys = keys
+    recent = history[(history["date"] > last - pd.Timedelta(days=28)) & (history["date"] <= last)]
+    dollars = (recent["quantity"] * recent["price"].fillna(0)).groupby(
+        [recent["item"], recent["location"]]
+    ).sum()
+    weight = dollars.reindex(pd.MultiIndex.from_frame(series0)).fillna(0).to_numpy() + 1e-9
+
+    levels = {"item_store": (None, None)}
+    if horizon >= 7:
+        levels.update({"item_store_week": (None, 7), "item_store_lead_time_7": (None, "lt7")})
+    levels[f"item_store_lead_time_{horizon}"] = (None, horizon)
+    if groups:
+        levels.update({"item_dc": (gmat, None)})
+        if horizon >= 7:
+            levels.update({"item_dc_week": (gmat, 7), "item_dc_lead_time_7": (gmat, "lt7")})
+        levels[f"item_dc_lead_time_{horizon}"] = (gmat, horizon)
+
+    def agg(paths, g, block):
+        if block == "lt7":
+            return aggregate(paths[:, :, :7], g, 7, 7)
+        return aggregate(paths, g, block, horizon)
+
+    def train_agg(g, block):
+        if block == "lt7":
+            return _train_blocks(train, g, 7)
+        return _train_blocks(train, g, block)
+
+    scales = {name: spl_scale(train_agg(g, b)) for name, (g, b) in levels.items()}
+    weights = {name: (weight if g is None else weight @ g) for name, (g, b) in levels.items()}
+    labels = {name: (series0["location"].to_numpy() if g is None else
+                     np.array([key[1] for key in item_group_keys]))
+              for name, (g, b) in levels.items()}
+
+    def level_scores(paths, name, g, b, y_daily):
+        u = midpoint_levels(N_LEVELS)
+        p = agg(paths, g, b)
+        y = agg(y_daily[None], g, b)[0]
+        grid = np.quantile(p, u, axis=0)
+        q9 = np.quantile(p, np.asarray(QUANTILE_LEVELS), axis=0)
+        out = score(grid, q9, y, scale=scales[name], weight=weights[name], rng=rng)
+        if b is not None and b != 7:  # lead-time sums: coverage per location (store or DC)
+            from forecasts.metrics import randomized_pit
+
+            pit = randomized_pit(grid.reshape(N_LEVELS, -1), y.ravel(), rng).reshape(y.shape)
+            out["coverage_by_location"] = {
+                loc: {f"{round(a * 100)}": coverage(pit[labels[name] == loc], a) for a in COVERAGE_LEVELS}
+                for loc in sorted(set(labels[name]))
+            }
+        return out
+
+    metrics = {"origins": [o.date().isoformat() for o in origins], "horizon": horizon,
+               "scored_window": [str((last + pd.Timedelta(days=1)).date()),
+                                 str((last + pd.Timedelta(days=horizon)).date())],
+               "family_selection": {"origin": origins[select_k].date().isoformat(), "chosen": chosen,
+                                    "daily_crps": selection},
+               "calibration": calibration, "models": {}, "scenarios": {}}
+    artefacts = {"pit": {}, "copula": None, "coverage": {}}
+    y_last = truth_at[-1]
+    for name, runs in fc_at.items():
+        f = runs[-1]
+        daily = score(f.grid, f.q9, y_last, scale=scales["item_store"], weight=weight, rng=rng)
+        by_origin = {}
+        for k in range(K):
+            r = runs[k]
+            sc_k = score(r.grid, r.q9, truth_at[k], rng=rng)
+            by_origin[origins[k].date().isoformat()] = {"crps": sc_k["crps"], "coverage": sc_k["coverage"]}
+        copula = None
+        if K > 1:
+            pits = np.concatenate([_pit_by_item(runs[k].pit, series0, locations) for k in range(K - 1)])
+            copula = fit_copula(pits, locations)
+        entry = {**daily, "by_origin": by_origin, "levels": {}}
+        variants = {"independent": None} if copula is None else {"independent": None, "copula": copula}
+        sampled = {}
+        for variant, cop in variants.items():
+            t0 = time.perf_counter()
+            paths = _sample_paths(f.table, len(series0), horizon, n_samples, seed, cop)
+            sampled[variant] = {
+                lname: level_scores(paths, lname, g, b, y_last)
+                for lname, (g, b) in levels.items() if lname != "item_store"
+            }
+            timings[f"{name}_{variant}_sampling"] = time.perf_counter() - t0
+        main = "copula" if copula is not None else "independent"
+        entry["levels"] = {"item_store": {k2: v for k2, v in daily.items()}, **sampled[main]}
+        entry["levels_sampling"] = main
+        metrics["models"][name] = entry
+        metrics["scenarios"][name] = {
+            variant: {lname: {"coverage": s["coverage"], "coverage_by_location": s.get("coverage_by_location"),
+                              "crps": s["crps"]}
+                      for lname, s in lv.items() if "lead_time" in lname}
+            for variant, lv in sampled.items()
+        }
+        artefacts["pit"][name] = f.pit
+        if name == "ngboost":
+            artefacts["copula"] = copula
+            artefacts["table"] = f.table
+    if scenario_study and artefacts["copula"] is not None:
+        metrics["scenario_count"] = scenario_count_study(
+            artefacts["table"], artefacts["copula"], gmat if groups else None, seed=seed, log=log
+        )
+    metrics["timings_s"] = timings
+    return metrics, artefacts
+
+
+def scenario_count_study(
+    table: DistributionTable,
+    copula,
+    groups,
+    *,
+    periods: int = 7,
+    counts=(16, 32, 64, 128, 256, 512),
+    reference_count: int = 8192,
+    replications: int = 4,
+    seed: int = 0,
+    log=lambda msg: None,
+) -> dict:
+    """Error of the 95% quantile of ``periods``-day demand against scenario count and method.
+
+    For each dependence (independent, copula) and method (mc, lhs, sobol), the
+    relative RMSE over series of the 0.95 quantile of the ``periods``-day sum,
+    against a ``reference_count``-scenario LHS estimate of the same dependence;
+    and the fewest scenarios that reach 5% and 10%.
+    """
+    sub = DistributionTable(table.frame[table.frame["period"] < periods].reset_index(drop=True))
+    n_s = len(sub.series_index())
+    out = {"periods": periods, "quantile": 0.95, "reference_count": reference_count,
+           "replications": replications, "counts": list(counts), "error": {}, "needed": {}}
+    for dep, cop in (("independent", None), ("copula", copula)):
+        ref = _sample_paths(sub, n_s, periods, reference_count, seed + 10_000, cop, "lhs")
+        levels = {"item_store": ref.sum(axis=2)}
+        if groups is not None:
+            levels["item_dc"] = ref.sum(axis=2) @ groups
+        q_ref = {k: np.quantile(v, 0.95, axis=0) for k, v in levels.items()}
+        del ref
+        for method in ("mc", "lhs", "sobol"):
+            errs = {k: [] for k in q_ref}
+            for n in counts:
+                sq = {k: [] for k in q_ref}
+                for r in range(replications):
+                    p = _sample_paths(sub, n_s, periods, n, seed + 1 + 1000 * r, cop, method).sum(axis=2)
+                    for k in q_ref:
+                        v = p if k == "item_store" else p @ groups
+                        q = np.quantile(v, 0.95, axis=0)
+                        ok = q_ref[k] > 0
+                        sq[k].append(np.mean((q[ok] - q_ref[k][ok]) ** 2) / np.mean(q_ref[k][ok]) ** 2)
+                for k in q_ref:
+                    errs[k].append(float(np.sqrt(np.mean(sq[k]))))
+            out["error"][f"{dep}/{method}"] = errs
+            out["needed"][f"{dep}/{method}"] = {
+                k: {f"{int(tol * 100)}%": next((n for n, e in zip(counts, errs[k]) if e <= tol), None)
+                    for tol in (0.10, 0.05)}
+                for k in errs
+            }
+            log(f"  scenario count {dep}/{method}: " + ", ".join(
+                f"{k} {['%.3f' % e for e in v]}" for k, v in errs.items()))
+    return out
