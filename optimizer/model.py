@@ -41,14 +41,22 @@ Later decisions follow the targets: every stock point orders back up to
 
 with :math:`u` the units a store used: its sales :math:`D - \ell` under lost
 sales, its demand :math:`D` under backorders. No order depends on demand
-not yet seen. A supplier always ships. A DC ships every order of the
-stock points it feeds in full, in the period it is placed
-(:math:`y_{int s} = o_{int s}`, the owed amount :math:`B_{int s}` is held at 0)
-and its on hand may not go negative, so its target must cover its stores'
-orders over its lead time in every scenario. Rationing at a short DC is not
-modelled: any LP choice of which store a short DC serves would be made with
-hindsight of that scenario's demand (a first version that allowed it inflated
-store targets and let DCs allocate a phantom backlog clairvoyantly).
+not yet seen. A supplier always ships. A DC ships, at most what it holds,
+what it owes plus the new orders of the stock points it feeds,
+:math:`y_{ints} \ge 0`, and owes the rest,
+:math:`B_{int} = B_{in,t-1} + o_{int} - y_{int} \ge 0`. Tonight's orders are
+shipped in full (:math:`B_{in0} = 0`): a target above what the DC can ship
+tonight would only park a backlog there. What a DC owes costs the item's
+shortage cost :math:`p_i` per unit per period, like a store's backorder;
+without it the LP would hold back stock it could ship, to keep it at the
+cheaper DC or past the horizon (a first version did, and inflated store
+targets to feed the backlog).
+
+The one place the model can use hindsight: when a DC is short, which stock
+point it serves first is chosen per scenario. Owing costs :math:`p_i`, so
+the model keeps DCs from running short; the out-of-sample replay
+(:mod:`optimizer.simulate`) rations fair share, sees only the present, and
+reports the honest cost next to the in-sample one.
 
 Balances (all :math:`i, t, s`; :math:`x` arrivals)
 
@@ -70,7 +78,8 @@ bought, so :math:`p_i` is the lost margin)
 .. math::
 
     \min \sum_s \pi_s \sum_{t} \Big[ \sum_{i,n} h_{in} OH_{ints}
-      + \sum_{i,j} p_i\, \sigma_{ijts} + \sum_{i,n} k_n\, (\text{shipped into } n)_{its} \Big]
+      + \sum_{i,j} p_i\, \sigma_{ijts} + \sum_{i,n} p_i B_{ints}
+      + \sum_{i,n} k_n\, (\text{shipped into } n)_{its} \Big]
 
 with :math:`\sigma = \ell` (lost sales) or :math:`BO` (backorders).
 
@@ -226,8 +235,11 @@ def build_model(problem: Problem) -> Built:
     ship_later = lp.add_variables("ship", (I, K, T - 1, S)) if T > 1 else np.empty((I, K, 0, S), int)
     on_hand = lp.add_variables("on_hand", (I, N, T, S))
     short = lp.add_variables("short", (I, J, T, S), ub=Dn if lost_sales else np.inf)
-    # A DC fills every store order in full: owed is fixed at 0 (see "Policy" above).
-    backlog = lp.add_variables("owed", (I, K, T, S), ub=0.0)
+    # Tonight's orders into DC-fed points are shipped in full (owed 0 at t = 0): a target
+    # above what the DC can ship tonight would only park a backlog at the DC.
+    owed_ub = np.full((I, K, T, S), np.inf)
+    owed_ub[:, :, 0, :] = 0.0
+    backlog = lp.add_variables("owed", (I, K, T, S), ub=owed_ub)
     ship = np.concatenate([np.broadcast_to(ship0[:, :, None, None], (I, K, 1, S)), ship_later], axis=2)
 
     # Usage u_{ijts} = const + coef * short (lost sales: D - l; backorders: D).
@@ -305,11 +317,13 @@ def build_model(problem: Problem) -> Built:
             order_const[:, n],
             shape=(I, T, S),
         )
-
     # Objective and capital: coefficients accumulated over columns, plus constants.
     w = pi[None, None, None, :]  # over (I, ., T, S)
     obj_terms = [(w * problem.holding_cost[:, :, None, None], on_hand)]
     obj_terms.append((w * problem.shortage_cost[:, None, None, None], short))
+    # What a DC owes its stores costs the item's shortage cost per unit per period, so a DC
+    # never holds back stock it could ship (withholding would park cheap stock at the DC).
+    obj_terms.append((w * problem.shortage_cost[:, None, None, None], backlog))
     obj_const = 0.0
     cap_terms = [(w * problem.unit_cost[:, None, None, None] / T, on_hand)]
     cap_const = float(np.einsum("i,int->", problem.unit_cost, _in_transit_pipeline(problem.pipeline)) / T)

@@ -106,7 +106,8 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
     # Costs and KPIs.
     holding = float(np.einsum("ints,in,s->", on_hand, pr.holding_cost, pi))
     shortage = float(np.einsum("ijts,i,s->", short, pr.shortage_cost, pi))
-    transport = float(objective - holding - shortage)
+    dc_backlog = float(np.einsum("ikts,i,s->", owed, pr.shortage_cost, pi))
+    transport = float(objective - holding - shortage - dc_backlog)
     capital_used, fill_rate = capital_and_fill(built, x)
     # A budget or target the solve did not need as a row was slack: its price is 0.
     capital = {"budget": pr.budget, "used": capital_used, "shadow_price": None if pr.budget is None else 0.0}
@@ -124,7 +125,7 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
         service["shadow_price_per_point"] = -service_dual * 0.01 * k["service_demand"] + 0.0
     kpis = {
         "expected_cost": objective,
-        "cost_breakdown": {"holding": holding, "shortage": shortage, "transport": transport},
+        "cost_breakdown": {"holding": holding, "shortage": shortage, "dc_backlog": dc_backlog, "transport": transport},
         "capital": capital,
         "service": service,
         "orders_value": float(tonight["value"].sum()),

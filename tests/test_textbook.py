@@ -82,3 +82,34 @@ def test_budget_binds_and_its_shadow_price_is_the_marginal_saving(write_config):
     assert mid["capital"]["shadow_price"] == pytest.approx(theory, rel=0.1)
     slope = (plans[3.9].kpis["expected_cost"] - plans[4.1].kpis["expected_cost"]) / 0.2
     assert mid["capital"]["shadow_price"] == pytest.approx(slope, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "distribution, quantile",
+    [
+        # Poisson(20): smallest integer S with F(S) >= p / (p + h) (the discrete critical fractile).
+        ({"family": "poisson", "mean": 20}, stats.poisson(20).ppf(0.70 / 0.88)),
+        # Empirical: the fractile of the listed values, equally likely.
+        ({"family": "empirical", "values": [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]}, 80.0),
+    ],
+)
+def test_newsvendor_discrete_and_empirical_demand(distribution, quantile, write_config):
+    plan = run(write_config(single_stage(demand={"distribution": distribution})))
+    assert plan.stock_positions["target_position"].iloc[0] == pytest.approx(quantile, abs=1e-6)
+
+
+def test_sample_optimum_is_the_exact_order_statistic(write_config):
+    # On S equally likely scenarios the sample newsvendor is minimised by the k-th smallest
+    # demand, k = ceil(S p / (p + h)) (the sample critical fractile), to solver tolerance.
+    from optimizer.config import load_config
+    from optimizer.inputs import prepare
+    from scenarios import sample_scenarios
+
+    path = write_config(single_stage(scenarios={"count": 37, "seed": 11, "method": "mc"}))
+    plan = run(path)
+    config = load_config(path)
+    table = prepare(config, path).demand_table
+    demand = np.sort(sample_scenarios(table, 37, seed=11, method="mc").demand.ravel())
+    k = int(np.ceil(37 * 0.70 / 0.88))
+    # (the files round to 4 decimals)
+    assert plan.stock_positions["target_position"].iloc[0] == pytest.approx(demand[k - 1], abs=1e-4)
