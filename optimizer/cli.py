@@ -18,6 +18,8 @@ EXAMPLES = """examples:
   echelon run configs/m5.yaml --out out/          plan tonight's orders on the bundled M5 data
   echelon run configs/m5.yaml --out out/ --seed 7  the same with another scenario seed
   echelon validate configs/m5.yaml                 check config and data without solving
+  echelon forecast configs/m5.yaml --backtest --out bt/   backtest NGBoost against baselines
+  echelon explain configs/m5.yaml --item FOODS_3_586 --location CA_1   why this forecast
 """
 
 
@@ -50,6 +52,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     v.add_argument("config", help="scenario YAML file")
     v.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    f = sub.add_parser(
+        "forecast",
+        help="forecast demand, or backtest the forecast against baselines",
+        description="Without --backtest: fit NGBoost up to history.as_of and write forecast.csv. "
+        "With --backtest: rolling-origin backtest (NGBoost and baselines), forecast_metrics.json, "
+        "copula.json and plots.",
+    )
+    f.add_argument("config", help="scenario YAML file (with history:)")
+    f.add_argument("--out", required=True, help="output folder (replaced atomically if it holds an earlier run)")
+    f.add_argument("--backtest", action="store_true", help="run the rolling-origin backtest")
+    f.add_argument("--origins", type=int, default=4, help="backtest origins, 28 days apart (default 4)")
+    f.add_argument("--families", default=None,
+                   help="comma-separated NGBoost families to compare (default: all but gamma)")
+    f.add_argument("--samples", type=int, default=1000, help="sample paths per model for aggregated scores")
+    f.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
+    f.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    e = sub.add_parser(
+        "explain",
+        help="why one item x location is forecast as it is (SHAP)",
+        description="Print each period's forecast (mean, 80%% interval) and the features that moved "
+        "its level and spread most; with --out, write a global importance plot.",
+    )
+    e.add_argument("config", help="scenario YAML file (with history:)")
+    e.add_argument("--item", required=True, help="item id")
+    e.add_argument("--location", required=True, help="location (store) id")
+    e.add_argument("--out", default=None, help="folder for importance.png and explanation.csv")
+    e.add_argument("--top", type=int, default=4, help="drivers shown per period (default 4)")
+    e.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
+    e.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     return p
 
 
@@ -91,6 +122,19 @@ def main(argv=None) -> int:
                 f"{args.config}: valid: {len(inputs.items)} items, {len(inputs.network.nodes)} stock points "
                 f"({len(inputs.stores)} stores), {config.periods} periods, {config.scenarios.count} scenarios"
             )
+        elif args.command == "forecast":
+            from optimizer import forecast_commands as fcmd
+
+            if args.backtest:
+                families = args.families.split(",") if args.families else None
+                fcmd.backtest_command(args.config, args.out, seed=args.seed, origins=args.origins,
+                                      families=families, samples=args.samples)
+            else:
+                fcmd.forecast_command(args.config, args.out, seed=args.seed)
+        elif args.command == "explain":
+            from optimizer import forecast_commands as fcmd
+
+            fcmd.explain_command(args.config, args.item, args.location, args.out, seed=args.seed, top=args.top)
         return 0
     except EchelonError as exc:
         if args.debug:

@@ -141,7 +141,7 @@ class History(_Model):
 class Forecast(_Model):
     """NGBoost options (forwarded to forecasts.NGBoostForecaster)."""
 
-    family: Literal["lognormal", "negative_binomial", "poisson", "normal", "gamma"] = Field(
+    family: Literal["lognormal", "negative_binomial", "poisson", "normal", "gamma", "shifted_lognormal"] = Field(
         "lognormal", description="Demand distribution family NGBoost learns (lognormal: lowest held-out CRPS on M5)."
     )
     n_estimators: Optional[int] = Field(None, ge=1, description="Boosting iterations (default: the forecaster's).")
@@ -166,6 +166,10 @@ class Scenarios(_Model):
     count: int = Field(100, ge=1, description="Number of scenarios S.")
     seed: int = Field(0, ge=0, description="Seed for sampling (and for the forecaster).")
     method: Literal["lhs", "sobol", "mc"] = Field("lhs", description="lhs (Latin hypercube), sobol, or mc.")
+    copula: Optional[str] = Field(
+        None, description="copula.json from `echelon forecast --backtest`: correlates periods and stores "
+        "(default: independent).",
+    )
 
 
 class Capital(_Model):

@@ -260,7 +260,10 @@ def run(config_path, out=None, *, seed: int | None = None) -> Plan:
 
     t = time.perf_counter()
     sc = config.scenarios
-    scenario_set = sample_scenarios(table, sc.count, seed=seed, method=sc.method)
+    from optimizer.forecast_commands import scenario_copula
+
+    scenario_set = sample_scenarios(table, sc.count, seed=seed, method=sc.method,
+                                    copula=scenario_copula(config, config_path))
     timings["scenarios"] = time.perf_counter() - t
 
     problem = _problem(config, inputs, scenario_set, on_hand, pipeline)
