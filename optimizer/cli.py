@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("config", help="scenario YAML file")
     r.add_argument("--out", required=True, help="output folder (replaced atomically if it holds an earlier run)")
     r.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
+    r.add_argument(
+        "--decompose", choices=("auto", "on", "off"), default=None,
+        help="solve item by item with priced budget and service rows (default: solver.decompose, auto)",
+    )
     r.add_argument("--quiet", action="store_true", help="print nothing on success")
     r.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     v = sub.add_parser(
@@ -111,7 +115,7 @@ def main(argv=None) -> int:
         if args.command == "run":
             from optimizer.run import run
 
-            plan = run(args.config, out=args.out, seed=args.seed)
+            plan = run(args.config, out=args.out, seed=args.seed, decompose=args.decompose)
             if not args.quiet:
                 print(_summary(plan, time.perf_counter() - start, args.out))
         elif args.command == "validate":

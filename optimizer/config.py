@@ -229,6 +229,10 @@ class Solver(_Model):
 
     time_limit: float = Field(600.0, gt=0, description="Seconds HiGHS may take.")
     threads: int = Field(1, ge=1, description="HiGHS threads (1 keeps plans byte-identical across runs).")
+    decompose: Literal["auto", "on", "off"] = Field(
+        "auto", description="Solve item by item with priced budget and service rows (optimizer/decompose.py); "
+        "auto: when several items share a budget or a fill-rate target.",
+    )
 
 
 class Config(_Model):

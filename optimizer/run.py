@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.config import Config, load_config
+from optimizer.decompose import solve_decomposed
 from optimizer.errors import InfeasibleError, InputError, TimeLimitError
 from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model
@@ -87,7 +88,9 @@ def _problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) ->
 
 
 def _solve(problem: Problem, config: Config):
-    """Solve, trying the model without its two coupling rows first.
+    """Solve the whole model, or item by item with priced linking rows (``solver.decompose``).
+
+    The whole model is first tried without its two coupling rows.
 
     Capital and service are the only rows that tie all items and scenarios
     together, and they make the simplex several times slower. If the optimum
@@ -96,6 +99,9 @@ def _solve(problem: Problem, config: Config):
     only otherwise is the full model solved.
     """
     coupled = problem.budget is not None or problem.fill_rate is not None
+    mode = config.solver.decompose
+    if mode == "on" or (mode == "auto" and coupled and len(problem.items) > 1):
+        return solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit)
     first = 0.0
     if coupled:
         t0 = time.perf_counter()
@@ -224,7 +230,7 @@ def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
     return InfeasibleError(msg, diag)
 
 
-def run(config_path, out=None, *, seed: int | None = None) -> Plan:
+def run(config_path, out=None, *, seed: int | None = None, decompose: str | None = None) -> Plan:
     """Plan from a config file; write the outputs to ``out`` when given.
 
     Parameters
@@ -235,6 +241,8 @@ def run(config_path, out=None, *, seed: int | None = None) -> Plan:
         Output folder, written atomically (see :mod:`optimizer.outputs`).
     seed : int, optional
         Overrides ``scenarios.seed`` (also seeds the forecaster).
+    decompose : {"auto", "on", "off"}, optional
+        Overrides ``solver.decompose``.
 
     Returns
     -------
@@ -249,6 +257,8 @@ def run(config_path, out=None, *, seed: int | None = None) -> Plan:
     timings = {}
     t = time.perf_counter()
     config = load_config(config_path)
+    if decompose is not None:
+        config = config.model_copy(update={"solver": config.solver.model_copy(update={"decompose": decompose})})
     seed = config.scenarios.seed if seed is None else int(seed)
     inputs = prepare(config, config_path)
     on_hand, pipeline, state_files = initial_state(config, config_path, inputs)
