@@ -20,9 +20,10 @@ price the item models: each re-solves :math:`\min f_i(x) - \lambda g_i(x) -
 reduced cost :math:`f - \lambda g - \mu u - \sigma_i` is negative joins the
 master; when none is, the mix :math:`\sum_k \theta_{ik} x_i^k` is optimal for
 the whole model (each item model is convex, so the mix is feasible), and
-:math:`-\lambda` is the shadow price of capital. Item models are small and
-solved one after another; with 28 items and two linking rows this takes a
-few dozen rounds.
+:math:`-\lambda` is the shadow price of capital. Each item model is built in
+Pyomo and compiled into HiGHS once; only its costs change between rounds,
+so each re-solve starts from the last basis. Items are solved one after
+another; with 28 items and two linking rows this takes a few dozen rounds.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import highspy
 import numpy as np
 
 from optimizer.model import Built, Problem, build_model
-from optimizer.solver import Solution, SolveStatus, _highs
+from optimizer.solver import Solution, SolveStatus, _highs, compile_pyomo
 
 __all__ = ["solve_decomposed"]
 
@@ -68,11 +69,12 @@ def _vector(n: int, terms) -> np.ndarray:
 
 
 class _ItemModel:
-    """One item's model loaded in HiGHS, re-solved as its prices change."""
+    """One item's Pyomo model, compiled once into HiGHS and re-solved as its prices change."""
 
     def __init__(self, built: Built, threads: int, time_limit):
         lp = built.lp
         self.built = built
+        self.n_cols = lp.n_cols
         self.cost = lp.objective_vector()
         self.const = lp.objective_constant
         k = built.constants
@@ -80,29 +82,33 @@ class _ItemModel:
         self.capital_const = k["capital"]
         w = built.problem.probability[None, None, None, :] * k["service_mask"][None, :, :, None]
         self.short = _vector(lp.n_cols, [(w, built.cols["short"])])
-        a = lp.matrix().tocsc()
-        lo, hi = lp.row_bounds()
-        cl, cu = lp.column_bounds()
+        compiled = compile_pyomo(lp.to_pyomo())
+        self.cols = compiled.cols  # compiled column k is programme column cols[k]
         inf = highspy.kHighsInf
+        a = compiled.a_csc
         model = highspy.HighsLp()
-        model.num_col_, model.num_row_ = lp.n_cols, lp.n_rows
-        model.col_cost_ = self.cost
-        model.col_lower_ = np.where(np.isinf(cl), -inf, cl)
-        model.col_upper_ = np.where(np.isinf(cu), inf, cu)
-        model.row_lower_ = np.where(np.isinf(lo), -inf, lo)
-        model.row_upper_ = np.where(np.isinf(hi), inf, hi)
+        model.num_col_, model.num_row_ = a.shape[1], a.shape[0]
+        model.col_cost_ = self.cost[self.cols]
+        model.col_lower_ = np.where(np.isinf(compiled.col_lb), -inf, compiled.col_lb)
+        model.col_upper_ = np.where(np.isinf(compiled.col_ub), inf, compiled.col_ub)
+        model.row_lower_ = np.where(np.isinf(compiled.row_lb), -inf, compiled.row_lb)
+        model.row_upper_ = np.where(np.isinf(compiled.row_ub), inf, compiled.row_ub)
         model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         model.a_matrix_.start_, model.a_matrix_.index_, model.a_matrix_.value_ = a.indptr, a.indices, a.data
         self.highs = _highs(time_limit, threads)
         self.highs.passModel(model)
-        self.index = np.arange(lp.n_cols, dtype=np.int32)
+        self.index = np.arange(a.shape[1], dtype=np.int32)
 
     def solve(self, lam: float, mu: float) -> np.ndarray | None:
-        self.highs.changeColsCost(len(self.index), self.index, self.cost - lam * self.capital - mu * self.short)
+        """The item's plan at prices (lam, mu), as a vector over the programme's columns."""
+        priced = self.cost - lam * self.capital - mu * self.short
+        self.highs.changeColsCost(len(self.index), self.index, priced[self.cols])
         self.highs.run()
         if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
-        return np.asarray(self.highs.getSolution().col_value, float)
+        x = np.zeros(self.n_cols)
+        x[self.cols] = np.asarray(self.highs.getSolution().col_value, float)
+        return x
 
 
 def _master(columns, budget_rhs, short_rhs, n_items):
