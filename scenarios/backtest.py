@@ -245,7 +245,6 @@ def backtest(
     # scores at every origin (daily item x store) and in full at the last one
     sales_series, _, train = sales_grid(history, last)
     locations = sorted(series0["location"].unique())
-    group_names = sorted(set((groups or {}).get(l, l) for l in locations))
     gmat = np.zeros((len(series0), 0))
     item_group_keys = []
     if groups:

@@ -1,6 +1,5 @@
 """Out-of-sample honesty: the policy replay and the optimality-gap estimate."""
 
-import dataclasses
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """Copula scenarios: fitted correlation, unchanged marginals, reproducibility; a small backtest."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 
