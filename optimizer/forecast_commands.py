@@ -35,17 +35,9 @@ def _load(config_path):
 
 
 def _forecaster(config: Config, horizon: int, seed: int, family: str | None = None):
-    from forecasts import NGBoostForecaster
+    from optimizer.run import make_forecaster
 
-    spec = config.forecast
-    options = dict(spec.options)
-    for name in ("n_estimators", "learning_rate"):
-        if getattr(spec, name) is not None:
-            options[name] = getattr(spec, name)
-    try:
-        return NGBoostForecaster(horizon=horizon, family=family or spec.family, random_state=seed, **options)
-    except TypeError as exc:
-        raise InputError("config", "forecast.options", str(exc), "use options NGBoostForecaster accepts") from None
+    return make_forecaster(config, seed, horizon=horizon, family=family)
 
 
 def scenario_copula(config: Config, config_path):

@@ -39,10 +39,8 @@ def validate(config_path) -> tuple[Config, Inputs]:
     return config, inputs
 
 
-def forecast_demand(config: Config, inputs: Inputs, seed: int):
-    """The demand distribution table and the dates of the periods (None if undated)."""
-    if inputs.demand_table is not None:
-        return inputs.demand_table, None
+def make_forecaster(config: Config, seed: int, *, horizon: int | None = None, family: str | None = None):
+    """The NGBoost forecaster the config asks for (horizon: the config's periods by default)."""
     from forecasts import NGBoostForecaster
 
     spec = config.forecast
@@ -51,11 +49,20 @@ def forecast_demand(config: Config, inputs: Inputs, seed: int):
         if getattr(spec, name) is not None:
             options[name] = getattr(spec, name)
     try:
-        fc = NGBoostForecaster(horizon=config.periods, family=spec.family, random_state=seed, **options)
+        return NGBoostForecaster(
+            horizon=horizon or config.periods, family=family or spec.family, random_state=seed, **options
+        )
     except TypeError as exc:
         raise InputError("config", "forecast.options", str(exc), "use options NGBoostForecaster accepts") from None
     except ValueError as exc:
         raise InputError("config", "forecast", str(exc), "correct the forecast options") from None
+
+
+def forecast_demand(config: Config, inputs: Inputs, seed: int):
+    """The demand distribution table and the dates of the periods (None if undated)."""
+    if inputs.demand_table is not None:
+        return inputs.demand_table, None
+    fc = make_forecaster(config, seed)
     fc.fit(inputs.history, origin=inputs.as_of, calendar=inputs.calendar)
     table = fc.predict()
     return table, fc.period_dates_
