@@ -73,7 +73,7 @@ class _ItemModel:
 
     def __init__(self, built: Built, threads: int, time_limit):
         lp = built.lp
-        self.built = built
+        self.block_cols = built.cols  # kept; the programme's arrays are let go once compiled
         self.n_cols = lp.n_cols
         self.cost = lp.objective_vector()
         self.const = lp.objective_constant
@@ -204,7 +204,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     for (i, *_), xi, th in zip(columns, solutions, theta):
         if th <= 0:
             continue
-        sub = items[i].built.cols
+        sub = items[i].block_cols
         for name, cols in whole.cols.items():
             x[cols[i]] += th * xi[sub[name][0]]
     duals = np.zeros(whole.lp.n_rows)
