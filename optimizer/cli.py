@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Load the config and every file it names, and check them against the network.",
     )
     v.add_argument("config", help="scenario YAML file")
+    v.add_argument("--resolved", action="store_true",
+                   help="print the config with every extends: applied and defaults filled in")
     v.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     f = sub.add_parser(
         "forecast",
@@ -122,6 +124,10 @@ def main(argv=None) -> int:
             from optimizer.run import validate
 
             config, inputs = validate(args.config)
+            if args.resolved:
+                import yaml
+
+                print(yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), sort_keys=False), end="")
             print(
                 f"{args.config}: valid: {len(inputs.items)} items, {len(inputs.network.nodes)} stock points "
                 f"({len(inputs.stores)} stores), {config.periods} periods, {config.scenarios.count} scenarios"

@@ -317,16 +317,12 @@ def resolve_path(config_file: Path, relative: str) -> Path:
     return p if p.is_absolute() else (Path(config_file).parent / p)
 
 
-def load_config(path) -> Config:
-    """Read and validate a config file.
+#: Keys holding file paths; each is relative to the file that sets it.
+_PATH_KEYS = (("history", "path"), ("history", "calendar"), ("demand", "table"),
+              ("initial_state", "path"), ("scenarios", "copula"))
 
-    Raises
-    ------
-    InputError
-        Missing or unreadable file, YAML syntax error, unknown key, bad value;
-        the message names the file, the key and the fix.
-    """
-    path = Path(path)
+
+def _read_mapping(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -343,6 +339,83 @@ def load_config(path) -> Config:
     if not isinstance(raw, dict):
         raise InputError(path, "", f"expected a mapping of keys at the top, received {type(raw).__name__}",
                          "start the file with keys such as periods:, network:, items:")
+    return raw
+
+
+def _merge_key(entry):
+    """How list entries are matched when a what-if file overrides its base."""
+    if isinstance(entry, dict) and "id" in entry:
+        return ("id", entry["id"])
+    if isinstance(entry, dict) and "source" in entry and "destination" in entry:
+        return ("lane", entry["source"], entry["destination"])
+    return None
+
+
+def deep_merge(base, override):
+    """``override`` on top of ``base``: mappings merge key by key; lists of nodes, items
+    (matched by ``id``) and lanes (by source and destination) merge entry by entry, new
+    entries appended; any other value is replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = deep_merge(base[key], value) if key in base else value
+        return out
+    if isinstance(base, list) and isinstance(override, list):
+        keys = [_merge_key(e) for e in base]
+        if base and all(k is not None for k in keys) and all(_merge_key(e) is not None for e in override):
+            out = list(base)
+            for entry in override:
+                k = _merge_key(entry)
+                if k in keys:
+                    i = keys.index(k)
+                    out[i] = deep_merge(out[i], entry)
+                else:
+                    out.append(entry)
+                    keys.append(k)
+            return out
+    return override
+
+
+def resolve_raw(path, _chain=()) -> dict:
+    """The config mapping of ``path`` with every ``extends:`` applied (before validation).
+
+    Paths to data files are made absolute relative to the file that sets them, so
+    a what-if file in another folder still finds its base's data.
+    """
+    path = Path(path)
+    here = path.resolve()
+    if here in _chain:
+        cycle = " -> ".join(p.name for p in _chain[_chain.index(here):]) + f" -> {path.name}"
+        raise InputError(path, "extends", f"the files extend each other in a cycle {cycle}",
+                         "make the base file not extend its what-ifs")
+    raw = _read_mapping(path)
+    for section, key in _PATH_KEYS:
+        part = raw.get(section)
+        if isinstance(part, dict) and isinstance(part.get(key), str):
+            part[key] = str(resolve_path(here, part[key]))
+    base = raw.pop("extends", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise InputError(path, "extends", f"expected a file name, received {base!r}", "write extends: base.yaml")
+    base_path = resolve_path(path, base)
+    if not base_path.is_file():
+        raise InputError(path, "extends", f"file not found: {base_path}",
+                         "give the base config's path relative to this file")
+    return deep_merge(resolve_raw(base_path, _chain + (here,)), raw)
+
+
+def load_config(path) -> Config:
+    """Read and validate a config file, applying ``extends:`` (see :func:`resolve_raw`).
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, YAML syntax error, unknown key, bad value,
+        a missing or cyclic base file; the message names the file, the key and the fix.
+    """
+    path = Path(path)
+    raw = resolve_raw(path)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
