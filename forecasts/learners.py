@@ -81,6 +81,92 @@ class QuantileBinner:
         return out
 
 
+try:  # scikit-learn's OpenMP histogram kernel (private API: fall back to numpy without it)
+    from sklearn.ensemble._hist_gradient_boosting.histogram import HistogramBuilder
+except ImportError:  # pragma: no cover - depends on the scikit-learn version
+    HistogramBuilder = None
+
+
+class _Histograms:
+    """Per-node, per-feature, per-bin target sums ``g`` and row counts (or weights) ``c``.
+
+    The root is scanned once; below it only the smaller child of each parent is
+    scanned and its sibling is the parent minus it (the subtraction trick). The
+    scans use scikit-learn's ``HistogramBuilder`` (the kernel of
+    ``HistGradientBoostingRegressor``, OpenMP over features) on float32
+    targets centred on their mean (split gains do not change with a shift of
+    the targets; leaf values are computed in float64 elsewhere), or
+    ``numpy.bincount`` when that kernel is missing or ``use_sklearn=False``.
+    """
+
+    def __init__(self, X, y, w, unweighted, use_sklearn=True):
+        self.n, self.p = X.shape
+        self.unweighted = unweighted
+        wy = w * y
+        self.wy, self.w = wy, w
+        self.builder = None
+        if use_sklearn and HistogramBuilder is not None:
+            centred = (wy - w * (wy.sum() / w.sum())).astype(np.float32)
+            hess = w.astype(np.float32)
+            self.builder = HistogramBuilder(
+                np.asfortranarray(X), N_BINS, centred, hess, unweighted,
+                1,  # one thread: OpenMP spin-waits collapse on a shared, busy machine
+            )
+            self.shift = wy.sum() / w.sum()
+        else:
+            self.columns = np.ascontiguousarray(X.T)
+
+    def _scan(self, rows, parent, n_parents):
+        """(g, c) of shape (n_parents, p, N_BINS) over ``rows`` grouped by ``parent``."""
+        g = np.zeros((n_parents, self.p, N_BINS))
+        c = np.zeros((n_parents, self.p, N_BINS))
+        if self.builder is not None:
+            for k in range(n_parents):
+                sel = rows[parent == k].astype(np.uint32)
+                if len(sel) == 0:
+                    continue
+                h = np.asarray(self.builder.compute_histograms_brute(sel))
+                cnt = h["count"] if self.unweighted else h["sum_hessians"]
+                c[k] = cnt
+                g[k] = h["sum_gradients"] + self.shift * cnt  # undo the centring
+            return g, c
+        offset = parent * N_BINS
+        wy, w = self.wy[rows], self.w[rows]
+        size = n_parents * N_BINS
+        for j in range(self.p):
+            idx = self.columns[j, rows] + offset
+            g[:, j, :] = np.bincount(idx, weights=wy, minlength=size).reshape(n_parents, N_BINS)
+            counts = (
+                np.bincount(idx, minlength=size) if self.unweighted
+                else np.bincount(idx, weights=w, minlength=size)
+            )
+            c[:, j, :] = counts.reshape(n_parents, N_BINS)
+        return g, c
+
+    def root(self):
+        rows = np.arange(self.n)
+        return self._scan(rows, np.zeros(self.n, dtype=np.intp), 1)
+
+    def children(self, node, g_par, c_par):
+        """Histograms of the nodes ``0..2*len(g_par)-1`` of the level below."""
+        n_par = len(g_par)
+        left_n = np.bincount(node, minlength=2 * n_par)[0::2]
+        par_n = np.bincount(node // 2, minlength=n_par)
+        scan_left = left_n <= par_n - left_n  # scan the smaller child
+        child_is_scanned = np.where(node % 2 == 0, scan_left[node // 2], ~scan_left[node // 2])
+        rows = np.flatnonzero(child_is_scanned)
+        g_small, c_small = self._scan(rows, node[rows] // 2, n_par)
+        g = np.empty((2 * n_par, self.p, N_BINS))
+        c = np.empty((2 * n_par, self.p, N_BINS))
+        g_big, c_big = g_par - g_small, c_par - c_small
+        left = np.where(scan_left[:, None, None], g_small, g_big)
+        right = np.where(scan_left[:, None, None], g_big, g_small)
+        g[0::2], g[1::2] = left, right
+        c[0::2] = np.where(scan_left[:, None, None], c_small, c_big)
+        c[1::2] = np.where(scan_left[:, None, None], c_big, c_small)
+        return g, c
+
+
 class BinnedTreeRegressor(RegressorMixin, BaseEstimator):
     """Least-squares regression tree on ``uint8`` bin codes, grown from histograms.
 
@@ -115,26 +201,20 @@ class BinnedTreeRegressor(RegressorMixin, BaseEstimator):
         w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         wy = w * y
         unweighted = sample_weight is None
-        columns = np.ascontiguousarray(X.T)  # one bincount per feature is cache-friendly
         node = np.zeros(n, dtype=np.intp)
         n_internal = 2**self.max_depth - 1
         features = np.zeros(n_internal, dtype=np.intp)
         thresholds = np.full(n_internal, N_BINS - 1, dtype=np.intp)
         rows = np.arange(n)
+        hist = _Histograms(X, y, w, unweighted)
+        g_par = c_par = None
         for depth in range(self.max_depth):
             n_nodes = 2**depth
-            offset = node * N_BINS
-            g = np.empty((n_nodes, p, N_BINS))
-            c = np.empty((n_nodes, p, N_BINS))
-            for j in range(p):
-                idx = columns[j] + offset
-                g[:, j, :] = np.bincount(idx, weights=wy, minlength=n_nodes * N_BINS).reshape(
-                    n_nodes, N_BINS
-                )
-                counts = np.bincount(idx, minlength=n_nodes * N_BINS) if unweighted else (
-                    np.bincount(idx, weights=w, minlength=n_nodes * N_BINS)
-                )
-                c[:, j, :] = counts.reshape(n_nodes, N_BINS)
+            if depth == 0:
+                g, c = hist.root()
+            else:
+                g, c = hist.children(node, g_par, c_par)
+            g_par, c_par = g, c
             g = g.cumsum(axis=2)
             c = c.cumsum(axis=2)
             g_tot, c_tot = g[:, :, -1:], c[:, :, -1:]

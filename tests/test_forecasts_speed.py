@@ -76,3 +76,25 @@ def _crps(dist, raw, y):
     if dist == "normal":
         return crps_normal(raw[:, 0], np.exp(raw[:, 1]), y)
     return crps_poisson(np.exp(raw[:, 0]), y)
+
+
+def test_grouped_fit_same_bytes_in_one_process_or_two():
+    from forecasts import read_history
+    from forecasts.grouped import GroupedForecaster
+
+    h = read_history("configs/data/m5/history.csv.gz")
+    keep = h["item"].isin(["FOODS_3_586", "HOBBIES_1_115", "HOUSEHOLD_1_474"])
+    keep &= h["location"].isin(["CA_1", "TX_1", "WI_3"]) & (h["date"] >= "2015-06-01")
+    h = h[keep].reset_index(drop=True)
+    params = dict(horizon=7, n_estimators=20, train_periods=120, min_samples_leaf=10, random_state=3)
+    one = GroupedForecaster(group_by="category", n_jobs=1, **params).fit(h).predict()
+    two = GroupedForecaster(group_by="category", n_jobs=2, **params).fit(h).predict()
+    assert list(one.frame.columns) == list(two.frame.columns)
+    for col in one.frame.columns:  # byte-identical, column by column
+        a, b = one.frame[col].to_numpy(), two.frame[col].to_numpy()
+        assert a.dtype == b.dtype and (a.tobytes() if a.dtype != object else list(a)) == (
+            b.tobytes() if b.dtype != object else list(b)
+        ), col
+    assert len(one.frame) == 9 * 7 and one.frame["item"].nunique() == 3
+    with pytest.raises(ValueError, match="group_by='date' changes within series"):
+        GroupedForecaster(group_by="date", **params).fit(h)

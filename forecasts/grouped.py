@@ -1,0 +1,121 @@
+"""NGBoost fitted by group of series, the groups in parallel processes (issue 10).
+
+:class:`GroupedForecaster` splits the series (item x location) by a history
+column that is constant within a series (``category``, ``department``,
+``state``, ``location``, ...), fits one :class:`~forecasts.NGBoostForecaster`
+per group with the same parameters and seed, and joins their tables. With
+``group_by=None`` it fits the one global model.
+
+Determinism: a group's model depends only on its own rows and the seed, and
+the tables are joined in group order whatever order the processes finish in,
+so ``n_jobs=1`` and ``n_jobs=2`` give byte-identical forecasts
+(``tests/test_forecasts_speed.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import numbers
+from concurrent.futures import ProcessPoolExecutor
+from os import PathLike
+
+import pandas as pd
+
+from .distributions import DistributionTable
+from .history import KEYS, read_calendar, validate_history
+from .ngboost_model import NGBoostForecaster
+
+__all__ = ["GroupedForecaster"]
+
+
+def _fit_one(params: dict, history: pd.DataFrame, origin, calendar) -> NGBoostForecaster:
+    return NGBoostForecaster(**params).fit(history, origin=origin, calendar=calendar)
+
+
+class GroupedForecaster:
+    """One NGBoost model per group of series, fitted in parallel processes.
+
+    Parameters
+    ----------
+    group_by : str or None, default="category"
+        History column, constant within each item x location, whose values
+        define the groups; ``None`` fits one global model.
+    n_jobs : int, default=1
+        Processes fitting groups at once (1: in this process).
+    **params
+        Parameters of every group's :class:`~forecasts.NGBoostForecaster`
+        (``horizon``, ``family``, ``random_state``, ...).
+
+    Attributes
+    ----------
+    groups_ : list
+        Group values, in the order the tables are joined.
+    models_ : dict
+        Fitted :class:`~forecasts.NGBoostForecaster` per group value.
+    """
+
+    def __init__(self, group_by: str | None = "category", n_jobs: int = 1, **params):
+        self.group_by = group_by
+        self.n_jobs = n_jobs
+        self.params = params
+
+    def fit(
+        self,
+        history: pd.DataFrame,
+        origin=None,
+        calendar: pd.DataFrame | str | PathLike | None = None,
+    ) -> "GroupedForecaster":
+        """Fit every group's model on its series (see :meth:`NGBoostForecaster.fit`)."""
+        if not isinstance(self.n_jobs, numbers.Integral) or self.n_jobs < 1:
+            raise ValueError(f"n_jobs must be an integer >= 1; received {self.n_jobs!r}")
+        history = validate_history(history)
+        if isinstance(calendar, (str, PathLike)):
+            calendar = read_calendar(calendar)
+        if self.group_by is None:
+            parts = {None: history}
+        else:
+            if self.group_by not in history.columns:
+                raise ValueError(
+                    f"group_by={self.group_by!r} is not a history column; use one of "
+                    f"{list(history.columns)} or None for one global model"
+                )
+            per_series = history.groupby(list(KEYS[:2]))[self.group_by].nunique(dropna=False)
+            if (per_series > 1).any():
+                item, location = per_series.index[per_series.to_numpy() > 1][0]
+                raise ValueError(
+                    f"group_by={self.group_by!r} changes within series item={item!r}, "
+                    f"location={location!r}; group by a column constant per item x location"
+                )
+            parts = {
+                key: part.reset_index(drop=True)
+                for key, part in history.groupby(self.group_by, sort=True, dropna=False)
+            }
+        groups = list(parts)
+        if self.n_jobs == 1 or len(groups) == 1:
+            models = [_fit_one(self.params, parts[g], origin, calendar) for g in groups]
+        else:
+            # spawn, not fork: a forked child of a process that has started OpenMP
+            # threads (the histogram kernel) can hang.
+            context = multiprocessing.get_context("spawn")
+            workers = min(self.n_jobs, len(groups))
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = [
+                    pool.submit(_fit_one, self.params, parts[g], origin, calendar) for g in groups
+                ]
+                models = [f.result() for f in futures]
+        self.groups_ = groups
+        self.models_ = dict(zip(groups, models))
+        first = models[0]
+        self.origin_ = first.origin_
+        self.period_dates_ = first.period_dates_
+        return self
+
+    def predict(self) -> DistributionTable:
+        """Every group's table joined into one (sorted by item, location, period)."""
+        if not hasattr(self, "models_"):
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+        frames = [self.models_[g].predict().frame for g in self.groups_]
+        return DistributionTable(pd.concat(frames, ignore_index=True))
