@@ -34,7 +34,7 @@ def test_bundled_whatifs_resolve_against_the_base_data(capsys):
     for name in ("budget_cut", "supplier_delay"):
         assert main(["validate", str(ROOT / "configs" / "whatif" / f"{name}.yaml"), "--resolved"]) == 0
     out = capsys.readouterr().out
-    assert "budget: 12000" in out and "lead_time: 5" in out
+    assert "budget: 14000" in out and "lead_time: 5" in out
     assert str(ROOT / "configs" / "data" / "m5" / "history.csv.gz") in out
 
 
