@@ -97,7 +97,7 @@ def _problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) ->
 def _solve(problem: Problem, config: Config):
     """Solve the whole model, or item by item with priced linking rows (``solver.decompose``).
 
-    The whole model is first tried without its two coupling rows.
+    Solved whole, the model is first tried without its two coupling rows.
 
     Capital and service are the only rows that tie all items and scenarios
     together, and they make the simplex several times slower. If the optimum
