@@ -71,7 +71,7 @@ def _vector(n: int, terms) -> np.ndarray:
 class _ItemModel:
     """One item's Pyomo model, compiled once into HiGHS and re-solved as its prices change."""
 
-    def __init__(self, built: Built, threads: int, time_limit):
+    def __init__(self, built: Built, threads: int, time_limit, objective: str = "cost"):
         lp = built.lp
         self.block_cols = built.cols  # kept; the programme's arrays are let go once compiled
         self.n_cols = lp.n_cols
@@ -82,6 +82,10 @@ class _ItemModel:
         self.capital_const = k["capital"]
         w = built.problem.probability[None, None, None, :] * k["service_mask"][None, :, :, None]
         self.short = _vector(lp.n_cols, [(w, built.cols["short"])])
+        if objective == "capital":  # the least capital (diagnosis)
+            self.cost, self.const = self.capital.copy(), self.capital_const
+        elif objective == "short":  # the fewest units short (diagnosis)
+            self.cost, self.const = self.short.copy(), 0.0
         compiled = compile_pyomo(lp.to_pyomo())
         self.cols = compiled.cols  # compiled column k is programme column cols[k]
         inf = highspy.kHighsInf
@@ -150,8 +154,13 @@ def _master(columns, budget_rhs, short_rhs, n_items):
     return x[:n], duals[0], duals[1], duals[2:], x[n:].sum()
 
 
-def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol: float = 1e-6, max_rounds: int = 500):
+def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol: float = 1e-6, max_rounds: int = 500,
+                     objective: str = "cost"):
     """Solve ``problem`` by pricing its budget and service rows (see module docstring).
+
+    ``objective`` is what is minimised: ``"cost"`` (the plan), or for the
+    infeasibility diagnosis ``"capital"`` (expected capital) or ``"short"``
+    (probability-weighted store units short over the service periods).
 
     Returns ``(built, solution)`` like the monolithic path: ``built`` is the
     whole model's programme (built for its indices, not solved) and the
@@ -161,7 +170,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     t0 = time.perf_counter()
     whole = build_model(problem)
     I = len(problem.items)
-    items = [_ItemModel(build_model(_item_problem(problem, i)), threads, time_limit) for i in range(I)]
+    items = [_ItemModel(build_model(_item_problem(problem, i)), threads, time_limit, objective) for i in range(I)]
     t1 = time.perf_counter()
     cap_const = sum(m.capital_const for m in items)
     budget_rhs = None if problem.budget is None else problem.budget - cap_const

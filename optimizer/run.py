@@ -106,8 +106,7 @@ def _solve(problem: Problem, config: Config):
     only otherwise is the full model solved.
     """
     coupled = problem.budget is not None or problem.fill_rate is not None
-    mode = config.solver.decompose
-    if mode == "on" or (mode == "auto" and coupled and len(problem.items) > 1):
+    if _decomposes(problem, config):
         return solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit)
     first = 0.0
     if coupled:
@@ -185,9 +184,23 @@ def evaluate(problem: Problem, built, x: np.ndarray, table, config: Config, inpu
     return out
 
 
+def _decomposes(problem: Problem, config: Config, *, diagnosis: bool = False) -> bool:
+    """Whether to solve item by item: always with "on"; with "auto" when several items share
+    a budget or target (and always for the diagnosis's re-solves, which are many-item LPs)."""
+    mode = config.solver.decompose
+    coupled = problem.budget is not None or problem.fill_rate is not None
+    return mode == "on" or (mode == "auto" and (coupled or diagnosis) and len(problem.items) > 1)
+
+
 def _min_capital(problem: Problem, config: Config) -> float | None:
     """Least expected capital of any plan (subject to the service target if the problem has one)."""
-    built = build_model(dataclasses.replace(problem, budget=None))
+    problem = dataclasses.replace(problem, budget=None)
+    if _decomposes(problem, config, diagnosis=True):
+        built, sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
+                                      objective="capital")
+        # The whole-model capital constant is carried by the item models' objective.
+        return sol.objective if sol.status == SolveStatus.OPTIMAL else None
+    built = build_model(problem)
     built.lp.set_objective(built.constants["cap_terms"], constant=built.constants["capital"])
     sol = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows, time_limit=config.solver.time_limit)
     return sol.objective if sol.status == SolveStatus.OPTIMAL else None
@@ -195,14 +208,19 @@ def _min_capital(problem: Problem, config: Config) -> float | None:
 
 def _best_fill_rate(problem: Problem, config: Config) -> float | None:
     """Highest expected fill rate within the problem's budget (None if no plan fits it)."""
-    built = build_model(dataclasses.replace(problem, fill_rate=None))
-    k = built.constants
-    w = problem.probability[None, None, None, :] * k["service_mask"][None, :, :, None]
-    built.lp.set_objective([(w, built.cols["short"])])
-    sol = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows, time_limit=config.solver.time_limit)
-    if sol.status != SolveStatus.OPTIMAL or k["service_demand"] <= 0:
+    problem = dataclasses.replace(problem, fill_rate=None)
+    if _decomposes(problem, config, diagnosis=True):
+        built, sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
+                                      objective="short")
+    else:
+        built = build_model(problem)
+        w = problem.probability[None, None, None, :] * built.constants["service_mask"][None, :, :, None]
+        built.lp.set_objective([(w, built.cols["short"])])
+        sol = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows, time_limit=config.solver.time_limit)
+    demand = built.constants["service_demand"]
+    if sol.status != SolveStatus.OPTIMAL or demand <= 0:
         return None
-    return 1.0 - sol.objective / k["service_demand"]
+    return 1.0 - sol.objective / demand
 
 
 def _diagnose(problem: Problem, config: Config) -> InfeasibleError:

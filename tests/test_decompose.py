@@ -40,13 +40,22 @@ def test_decomposed_plan_matches_the_whole_model(constraints, write_config):
             assert parts[row][key] == pytest.approx(whole[row][key], rel=1e-3)
 
 
-def test_decomposed_infeasible_budget_still_exits_with_the_diagnosis(write_config):
+def test_decomposed_diagnosis_matches_the_whole_model(write_config):
+    # Exit 3's figures (least budget for the target, best fill rate within the budget,
+    # least capital of any plan) come from item-by-item re-solves when decomposing.
     from optimizer.errors import InfeasibleError
 
-    config = two_echelon(items=ITEMS, initial_state=STATE, solver={"decompose": "on"},
-                         constraints={"capital": {"budget": 400}, "service": {"fill_rate": 0.99}})
-    with pytest.raises(InfeasibleError, match="least budget that also meets the fill-rate target is 729"):
-        run(write_config(config))
+    found = {}
+    for mode in ("off", "on"):
+        config = two_echelon(items=ITEMS, initial_state=STATE, solver={"decompose": mode},
+                             constraints={"capital": {"budget": 600}, "service": {"fill_rate": 0.99}})
+        with pytest.raises(InfeasibleError) as info:
+            run(write_config(config, f"{mode}.yaml"))
+        found[mode] = info.value
+    assert "the least budget that meets it is 729.61" in str(found["on"])
+    assert str(found["on"]) == str(found["off"])
+    for key, value in found["off"].diagnosis.items():
+        assert found["on"].diagnosis[key] == pytest.approx(value, rel=1e-6)
 
 
 def test_command_line_decompose_flag_overrides_the_config(write_config, tmp_path, capsys):
