@@ -204,7 +204,7 @@ def main(argv=None):
         args.rows, args.test_rows, args.iterations, args.learning_rate, args.dist, args.seed,
         args.skip_default,
     )
-    print(f"\n| dist | rows | iterations | fit_s_default | fit_s_fast | ratio | crps_default | crps_fast |")
+    print("\n| dist | rows | iterations | fit_s_default | fit_s_fast | ratio | crps_default | crps_fast |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for dist, r in results.items():
         print(
