@@ -72,22 +72,10 @@ def _manifest(config, config_path, seed, timings, extra=None) -> bytes:
         "config_sha256": sha256_file(config_path),
         "config": config.model_dump(mode="json"),
         "seed": seed,
-        "packages": {**package_versions(), **_more_versions()},
+        "packages": package_versions(),
         "timings_s": timings,
         **(extra or {}),
     }).encode()
-
-
-def _more_versions() -> dict:
-    from importlib import metadata
-
-    out = {}
-    for name in ("matplotlib", "shap"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def _png(fig) -> bytes:

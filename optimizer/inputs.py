@@ -124,13 +124,12 @@ def _demand_table(config: Config, config_file: str, items, stores) -> tuple[Dist
         raise InputError(path, "location", f"{sorted(unknown_locs)[0]!r} is not a store of the network",
                          "use store ids from network.nodes")
     frame = frame.astype({"item": str, "location": str})
-    rows = []
-    for k, row in frame.iterrows():
-        fam = str(row["family"])
-        if fam not in FAMILIES or fam == "empirical":
-            raise InputError(path, f"row {k + 2}, family", f"unknown family {fam!r}",
-                             f"use one of {sorted(f for f in FAMILIES if f != 'empirical')}")
-        rows.append(row)
+    parametric = sorted(f for f in FAMILIES if f != "empirical")
+    bad = ~frame["family"].astype(str).isin(parametric)
+    if bad.any():
+        k = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(path, f"row {k + 2}, family", f"unknown family {frame['family'].iloc[k]!r}",
+                         f"use one of {parametric}")
     # Every (item, store, period) must be present: a table by item/location/period.
     full = pd.MultiIndex.from_product([items, stores, range(T)], names=["item", "location", "period"])
     got = pd.MultiIndex.from_frame(frame[["item", "location", "period"]])

@@ -24,7 +24,8 @@ from optimizer.errors import InputError
 
 __all__ = ["write_outputs", "sha256_file", "package_versions", "to_json"]
 
-_PACKAGES = ("echelon", "pyomo", "highspy", "ngboost", "numpy", "pandas", "scipy", "scikit-learn", "pydantic", "PyYAML")
+_PACKAGES = ("echelon", "pyomo", "highspy", "ngboost", "numpy", "pandas", "scipy", "scikit-learn", "pydantic",
+             "PyYAML", "shap", "matplotlib")
 
 
 def sha256_file(path) -> str:
