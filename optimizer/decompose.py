@@ -33,9 +33,11 @@ import time
 
 import highspy
 import numpy as np
+from scipy import sparse
 
+from optimizer.lp import column_vector
 from optimizer.model import Built, Problem, build_model
-from optimizer.solver import Solution, SolveStatus, _highs, compile_pyomo
+from optimizer.solver import Solution, SolveStatus, _highs, compile_pyomo, load_arrays, solve_arrays
 
 __all__ = ["solve_decomposed"]
 
@@ -58,16 +60,6 @@ def _item_problem(problem: Problem, i: int) -> Problem:
     )
 
 
-def _vector(n: int, terms) -> np.ndarray:
-    v = np.zeros(n)
-    for a, c in terms:
-        c = np.asarray(c)
-        a = np.broadcast_to(np.asarray(a, float), c.shape)
-        keep = c >= 0
-        np.add.at(v, c[keep], a[keep])
-    return v
-
-
 class _ItemModel:
     """One item's Pyomo model, compiled once into HiGHS and re-solved as its prices change."""
 
@@ -78,29 +70,20 @@ class _ItemModel:
         self.cost = lp.objective_vector()
         self.const = lp.objective_constant
         k = built.constants
-        self.capital = _vector(lp.n_cols, k["cap_terms"])
+        self.capital = column_vector(lp.n_cols, k["cap_terms"])
         self.capital_const = k["capital"]
         w = built.problem.probability[None, None, None, :] * k["service_mask"][None, :, :, None]
-        self.short = _vector(lp.n_cols, [(w, built.cols["short"])])
+        self.short = column_vector(lp.n_cols, [(w, built.cols["short"])])
         if objective == "capital":  # the least capital (diagnosis)
             self.cost, self.const = self.capital.copy(), self.capital_const
         elif objective == "short":  # the fewest units short (diagnosis)
             self.cost, self.const = self.short.copy(), 0.0
         compiled = compile_pyomo(lp.to_pyomo())
         self.cols = compiled.cols  # compiled column k is programme column cols[k]
-        inf = highspy.kHighsInf
         a = compiled.a_csc
-        model = highspy.HighsLp()
-        model.num_col_, model.num_row_ = a.shape[1], a.shape[0]
-        model.col_cost_ = self.cost[self.cols]
-        model.col_lower_ = np.where(np.isinf(compiled.col_lb), -inf, compiled.col_lb)
-        model.col_upper_ = np.where(np.isinf(compiled.col_ub), inf, compiled.col_ub)
-        model.row_lower_ = np.where(np.isinf(compiled.row_lb), -inf, compiled.row_lb)
-        model.row_upper_ = np.where(np.isinf(compiled.row_ub), inf, compiled.row_ub)
-        model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        model.a_matrix_.start_, model.a_matrix_.index_, model.a_matrix_.value_ = a.indptr, a.indices, a.data
         self.highs = _highs(time_limit, threads)
-        self.highs.passModel(model)
+        load_arrays(self.highs, self.cost[self.cols], a, compiled.col_lb, compiled.col_ub,
+                    compiled.row_lb, compiled.row_ub)
         self.index = np.arange(a.shape[1], dtype=np.int32)
 
     def solve(self, lam: float, mu: float) -> np.ndarray | None:
@@ -116,41 +99,22 @@ class _ItemModel:
 
 
 def _master(columns, budget_rhs, short_rhs, n_items):
-    """Solve the restricted master; return (status, theta, duals (lam, mu, sigma), slack used)."""
-    cost = np.array([c[1] for c in columns] + [_BIG, _BIG])
+    """Solve the restricted master: (theta, lam, mu, sigma, slack used), or None if it fails."""
     n = len(columns)
-    rows, lo, hi = [], [], []
-    inf = highspy.kHighsInf
-    rows.append(np.array([c[2] for c in columns] + [-1.0, 0.0]))  # capital
-    lo.append(-inf)
-    hi.append(budget_rhs if budget_rhs is not None else inf)
-    rows.append(np.array([c[3] for c in columns] + [0.0, -1.0]))  # service
-    lo.append(-inf)
-    hi.append(short_rhs if short_rhs is not None else inf)
-    for i in range(n_items):
-        rows.append(np.array([1.0 if c[0] == i else 0.0 for c in columns] + [0.0, 0.0]))
-        lo.append(1.0)
-        hi.append(1.0)
-    a = np.vstack(rows)
-    h = _highs(None, 1)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n + 2, a.shape[0]
-    lp.col_cost_ = cost
-    lp.col_lower_ = np.zeros(n + 2)
-    lp.col_upper_ = np.full(n + 2, inf)
-    lp.row_lower_, lp.row_upper_ = np.array(lo), np.array(hi)
-    from scipy import sparse
-
-    m = sparse.csc_matrix(a)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = m.indptr, m.indices, m.data
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    item = np.array([c[0] for c in columns])
+    # Rows: 0 capital, 1 service, 2 + i convexity of item i; the last two columns are slacks.
+    rows = np.concatenate([np.zeros(n), np.ones(n), 2 + item, [0, 1]]).astype(int)
+    cols = np.concatenate([np.arange(n), np.arange(n), np.arange(n), [n, n + 1]])
+    vals = np.concatenate([[c[2] for c in columns], [c[3] for c in columns], np.ones(n), [-1.0, -1.0]])
+    a = sparse.csc_matrix((vals, (rows, cols)), shape=(2 + n_items, n + 2))
+    lo = np.concatenate([[-np.inf, -np.inf], np.ones(n_items)])
+    hi = np.concatenate([[np.inf if budget_rhs is None else budget_rhs, np.inf if short_rhs is None else short_rhs],
+                         np.ones(n_items)])
+    cost = np.concatenate([[c[1] for c in columns], [_BIG, _BIG]])
+    sol = solve_arrays(cost, a, np.zeros(n + 2), np.full(n + 2, np.inf), lo, hi)
+    if sol.status != SolveStatus.OPTIMAL or sol.row_duals is None:
         return None
-    sol = h.getSolution()
-    x = np.asarray(sol.col_value)
-    duals = np.asarray(sol.row_dual)
+    x, duals = sol.x, sol.row_duals
     return x[:n], duals[0], duals[1], duals[2:], x[n:].sum()
 
 

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-__all__ = ["LinearProgram", "VariableBlock", "ConstraintBlock"]
+__all__ = ["LinearProgram", "VariableBlock", "ConstraintBlock", "column_vector"]
 
 _SENSES = ("<=", "==", ">=")
 
@@ -165,20 +165,12 @@ class LinearProgram:
 
     def set_objective(self, terms, constant=0.0) -> None:
         """Objective ``sum_k coef_k * x[cols_k] + constant`` (minimised)."""
-        self._objective = []
-        for a, c in terms:
-            c = np.asarray(c)
-            a = np.broadcast_to(np.asarray(a, float), c.shape)
-            keep = (c >= 0) & (a != 0)
-            self._objective.append((a[keep].ravel(), c[keep].ravel()))
+        self._objective = [(np.asarray(a, float), np.asarray(c)) for a, c in terms]
         self.objective_constant = float(constant)
 
     # -- views ---------------------------------------------------------------------------
     def objective_vector(self) -> np.ndarray:
-        c = np.zeros(self.n_cols)
-        for a, cols in self._objective:
-            np.add.at(c, cols, a)
-        return c
+        return column_vector(self.n_cols, self._objective)
 
     def column_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         lb = np.empty(self.n_cols)
@@ -267,6 +259,17 @@ class LinearProgram:
             )
             m._lp_columns = columns
         return m
+
+
+def column_vector(n_cols: int, terms) -> np.ndarray:
+    """Dense vector over the columns of ``sum_k coef_k * x[cols_k]`` (-1 columns dropped)."""
+    v = np.zeros(n_cols)
+    for a, c in terms:
+        c = np.asarray(c)
+        a = np.broadcast_to(np.asarray(a, float), c.shape)
+        keep = c >= 0
+        np.add.at(v, c[keep], a[keep])
+    return v
 
 
 def _pyomo_bound(b):

@@ -78,17 +78,12 @@ def _highs(time_limit: float | None, threads: int) -> highspy.Highs:
     return h
 
 
-def solve_arrays(c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0, time_limit=None, threads=1):
-    """Solve ``min c x + offset`` s.t. ``row_lb <= A x <= row_ub``, ``col_lb <= x <= col_ub``.
-
-    Returns a :class:`Solution` whose arrays are in the order given.
-    """
-    t0 = time.perf_counter()
-    h = _highs(time_limit, threads)
+def load_arrays(h, c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0) -> None:
+    """Pass ``min c x + offset``, ``row_lb <= A x <= row_ub``, ``col_lb <= x <= col_ub`` to ``h``."""
+    inf = highspy.kHighsInf
     lp = highspy.HighsLp()
     lp.num_col_ = int(a_csc.shape[1])
     lp.num_row_ = int(a_csc.shape[0])
-    inf = highspy.kHighsInf
     lp.col_cost_ = np.asarray(c, float)
     lp.offset_ = float(offset)
     lp.col_lower_ = np.where(np.isinf(col_lb), -inf, col_lb)
@@ -100,6 +95,16 @@ def solve_arrays(c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0, time_l
     lp.a_matrix_.index_ = a_csc.indices
     lp.a_matrix_.value_ = a_csc.data
     h.passModel(lp)
+
+
+def solve_arrays(c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0, time_limit=None, threads=1):
+    """Solve ``min c x + offset`` s.t. ``row_lb <= A x <= row_ub``, ``col_lb <= x <= col_ub``.
+
+    Returns a :class:`Solution` whose arrays are in the order given.
+    """
+    t0 = time.perf_counter()
+    h = _highs(time_limit, threads)
+    load_arrays(h, c, a_csc, col_lb, col_ub, row_lb, row_ub, offset=offset)
     t1 = time.perf_counter()
     h.run()
     t2 = time.perf_counter()
