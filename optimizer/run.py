@@ -91,7 +91,25 @@ def _problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) ->
         shortage=config.shortage,
         budget=c.capital.budget if c.capital else None,
         fill_rate=c.service.fill_rate if c.service else None,
+        **_rules(config, inputs),
     )
+
+
+def _rules(config: Config, inputs: Inputs) -> dict:
+    """Case packs, MOQs, capital measure, open-to-buy and service options as Problem fields."""
+    given = {i.id: i for i in config.items}
+    c = config.constraints
+    rules = {}
+    for name in ("case_pack", "moq"):
+        values = [getattr(given.get(i), name, None) for i in inputs.items]
+        if any(v is not None for v in values):
+            rules[name] = np.array([0.0 if v is None else v for v in values])
+    if c.capital:
+        rules.update(capital_measure=c.capital.measure, open_to_buy=c.capital.open_to_buy)
+    if c.service:
+        rules.update(service_level=c.service.level, service_weighting=c.service.weighting,
+                     cycle_service=c.service.cycle_service)
+    return rules
 
 
 def _solve(problem: Problem, config: Config):
@@ -103,13 +121,16 @@ def _solve(problem: Problem, config: Config):
     together, and they make the simplex several times slower. If the optimum
     without them already respects both, it is optimal with them too (a
     relaxation's optimum that is feasible is optimal) and their duals are 0;
-    only otherwise is the full model solved.
+    only otherwise is the full model solved. (Only for the average budget and
+    the network fill rate in units, the two rows that check covers.)
     """
     coupled = problem.budget is not None or problem.fill_rate is not None
+    checkable = problem.capital_measure == "average" and (problem.service_level, problem.service_weighting) == (
+        "network", "units")
     if _decomposes(problem, config):
         return solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit)
     first = 0.0
-    if coupled:
+    if coupled and checkable:
         t0 = time.perf_counter()
         built, sol = _solve_once(dataclasses.replace(problem, budget=None, fill_rate=None), config)
         first = time.perf_counter() - t0
@@ -131,7 +152,8 @@ def _solve_once(problem: Problem, config: Config):
     t0 = time.perf_counter()
     model = built.lp.to_pyomo()
     build_s = time.perf_counter() - t0
-    sol = solve_pyomo(model, built.lp.n_rows, time_limit=config.solver.time_limit, threads=config.solver.threads)
+    sol = solve_pyomo(model, built.lp.n_rows, time_limit=config.solver.time_limit, threads=config.solver.threads,
+                      mip_gap=config.solver.mip_gap)
     sol.timings_s["build"] = build_s
     return built, sol
 
@@ -188,8 +210,12 @@ def _decomposes(problem: Problem, config: Config, *, diagnosis: bool = False) ->
     """Whether to solve item by item: always with "on"; with "auto" when several items share
     a budget or target (and always for the diagnosis's re-solves, which are many-item LPs)."""
     mode = config.solver.decompose
+    beyond = problem.beyond_decomposition()
+    if beyond and mode == "on":
+        raise InputError("config", "solver.decompose", f"'on' cannot price {', '.join(beyond)}",
+                         "set solver.decompose: auto (solves such models whole) or off")
     coupled = problem.budget is not None or problem.fill_rate is not None
-    return mode == "on" or (mode == "auto" and (coupled or diagnosis) and len(problem.items) > 1)
+    return not beyond and (mode == "on" or (mode == "auto" and (coupled or diagnosis) and len(problem.items) > 1))
 
 
 def _min_capital(problem: Problem, config: Config) -> float | None:
@@ -326,6 +352,8 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         "model": {"variables": built.lp.n_cols, "constraints": built.lp.n_rows},
         "timings_s": timings,
     }
+    if sol.mip_gap is not None:  # a MIP: the best plan found and how far from optimal it may be
+        plan.kpis["mip_gap"] = sol.mip_gap
     if config.evaluation.scenarios:
         t = time.perf_counter()
         plan.kpis["in_sample"] = {"cost": sol.objective, "fill_rate": plan.kpis["service"]["expected_fill_rate"]}
