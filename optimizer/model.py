@@ -106,7 +106,7 @@ import numpy as np
 
 from optimizer.lp import LinearProgram
 
-__all__ = ["Network", "Problem", "build_model"]
+__all__ = ["Network", "Problem", "build_model", "tonight_purchase_value"]
 
 
 @dataclass(frozen=True)
@@ -261,8 +261,13 @@ def _shift(cols: np.ndarray, lag: int, axis: int) -> np.ndarray:
     return out
 
 
-def build_model(problem: Problem) -> Built:
-    """Assemble the linear programme of the module docstring from arrays."""
+def build_model(problem: Problem, *, elastic_capacity: bool = False) -> Built:
+    """Assemble the linear programme of the module docstring from arrays.
+
+    With ``elastic_capacity`` every capacity gets a variable extra capacity
+    :math:`e \\ge 0` (units per period, the same in every period and scenario),
+    for the infeasibility diagnosis to minimise.
+    """
     S, I, N, J, T = problem.shape
     net = problem.network
     pi = problem.probability
@@ -371,7 +376,7 @@ def build_model(problem: Problem) -> Built:
             order_const[:, n],
             shape=(I, T, S),
         )
-    capacity_rows = _capacity_rows(lp, problem, on_hand, ship, fed_pos, arrivals)
+    capacity_rows = _capacity_rows(lp, problem, on_hand, ship, fed_pos, arrivals, elastic_capacity)
     # Objective and capital: coefficients accumulated over columns, plus constants.
     w = pi[None, None, None, :]  # over (I, ., T, S)
     obj_terms = [(w * problem.holding_cost[:, :, None, None], on_hand)]
@@ -414,11 +419,9 @@ def build_model(problem: Problem) -> Built:
     service_demand = None
     if problem.fill_rate is not None:
         rows["service"], service_demand = _fill_rate_rows(lp, problem, short, service_mask)
-    if problem.open_to_buy is not None:
-        rows["open_to_buy"] = _open_to_buy_row(lp, problem, order_const, order_cols, order_coef)
     if problem.integer:
         _integer_rules(lp, problem, order_const, order_cols, order_coef, short, service_mask)
-    return Built(
+    built = Built(
         lp=lp,
         problem=problem,
         cols={"target": target, "ship": ship, "on_hand": on_hand, "short": short, "owed": backlog},
@@ -436,6 +439,10 @@ def build_model(problem: Problem) -> Built:
             "cap_terms": cap_terms,
         },
     )
+    if problem.open_to_buy is not None:  # tonight's purchases within the open-to-buy limit
+        terms, spent = tonight_purchase_value(built)
+        rows["open_to_buy"] = lp.add_constraints("open_to_buy", terms, "<=", problem.open_to_buy - spent, shape=()).start
+    return built
 
 
 def _items_last(a: np.ndarray) -> np.ndarray:
@@ -443,7 +450,7 @@ def _items_last(a: np.ndarray) -> np.ndarray:
     return np.moveaxis(np.asarray(a), 0, 2)
 
 
-def _capacity_rows(lp: LinearProgram, problem: Problem, on_hand, ship, fed_pos, arrivals) -> list:
+def _capacity_rows(lp: LinearProgram, problem: Problem, on_hand, ship, fed_pos, arrivals, elastic=False) -> list:
     """Capacities shared by all items, one row per period and scenario.
 
     Lane: units shipped into n in period t. Throughput: units arriving at n
@@ -451,7 +458,8 @@ def _capacity_rows(lp: LinearProgram, problem: Problem, on_hand, ship, fed_pos, 
     (the most a node holds in a period). Throughput and storage rows start
     at :math:`t = L_n`; earlier arrivals are fixed by today's pipeline.
 
-    Returns ``[(kind, node, block), ...]`` for reading the duals.
+    Returns ``[(kind, node, block, extra), ...]`` for reading the duals
+    (``extra``: the column of the elastic extra capacity, or None).
     """
     S, I, N, J, T = problem.shape
     net = problem.network
@@ -459,9 +467,12 @@ def _capacity_rows(lp: LinearProgram, problem: Problem, on_hand, ship, fed_pos, 
     for kind, cap in net.capacities().items():
         for n in np.flatnonzero(np.isfinite(cap)):
             name = f"{kind}_capacity_{n}"
+            extra = lp.add_variables(f"extra_{name}", ()) if elastic else None
+            stretch = [(-1.0, extra)] if elastic else []
             if kind == "lane":
-                block = lp.add_constraints(name, [(1.0, _items_last(ship[:, fed_pos[n]]))], "<=", cap[n], shape=(T, S))
-                out.append((kind, int(n), block))
+                block = lp.add_constraints(name, [(1.0, _items_last(ship[:, fed_pos[n]]))] + stretch, "<=", cap[n],
+                                           shape=(T, S))
+                out.append((kind, int(n), block, extra))
                 continue
             L = int(net.lead_time[n])
             if L >= T:
@@ -472,8 +483,8 @@ def _capacity_rows(lp: LinearProgram, problem: Problem, on_hand, ship, fed_pos, 
                 const[:, 0, :] += problem.on_hand[:, n, None]
                 terms = terms + [(1.0, _shift(on_hand[:, n], 1, axis=1))]
             terms = [(_items_last(np.broadcast_to(a, c.shape))[L:], _items_last(c)[L:]) for a, c in terms]
-            block = lp.add_constraints(name, terms, "<=", cap[n] - const.sum(axis=0)[L:], shape=(T - L, S))
-            out.append((kind, int(n), block))
+            block = lp.add_constraints(name, terms + stretch, "<=", cap[n] - const.sum(axis=0)[L:], shape=(T - L, S))
+            out.append((kind, int(n), block, extra))
     return out
 
 
@@ -532,13 +543,14 @@ def _fill_rate_rows(lp: LinearProgram, problem: Problem, short, service_mask) ->
     return block.start, demand
 
 
-def _open_to_buy_row(lp: LinearProgram, problem: Problem, order_const, order_cols, order_coef) -> int:
-    r"""Tonight's orders from suppliers at unit cost, :math:`\sum_{i, n: a(n)\ \text{supplier}} c_i o_{in0} \le OTB`."""
-    sup = np.flatnonzero(problem.network.parent < 0)
-    c = problem.unit_cost[:, None, None]
-    terms = [(c * order_coef[:, sup, 0, 0, :], order_cols[:, sup, 0, 0, :])]
-    spent = float(np.sum(c[:, :, 0] * order_const[:, sup, 0, 0]))
-    return lp.add_constraints("open_to_buy", terms, "<=", problem.open_to_buy - spent, shape=()).start
+def tonight_purchase_value(built: Built) -> tuple[list, float]:
+    r"""Tonight's orders from suppliers at unit cost, :math:`\sum_{i, n: a(n)\ \text{supplier}} c_i o_{in0}`,
+    as (terms, constant)."""
+    k, pr = built.constants, built.problem
+    sup = np.flatnonzero(pr.network.parent < 0)
+    c = pr.unit_cost[:, None, None]
+    terms = [(c * k["order_coef"][:, sup, 0, 0, :], k["order_cols"][:, sup, 0, 0, :])]
+    return terms, float(np.sum(c[:, :, 0] * k["order_const"][:, sup, 0, 0]))
 
 
 def _integer_rules(lp: LinearProgram, problem: Problem, order_const, order_cols, order_coef, short, service_mask):

@@ -122,7 +122,10 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
         # Value of one more unit of capital: the cost saved, -dz/dB (summed over the budget's rows).
         capital["shadow_price"] = float(-np.sum(row_duals[built.rows["capital"]])) + 0.0
     if pr.budget is not None and pr.capital_measure != "average":
-        capital["measure"] = pr.capital_measure
+        # Used under the configured measure: the largest period (peak) or scenario (per_scenario).
+        block = built.lp.constraints["capital"]
+        capital.update(measure=pr.capital_measure, expected_average=capital_used,
+                       used=float(pr.budget + np.max(_row_activity(block, x).ravel() - block.rhs)))
     if row_duals is not None and "service" in built.rows:
         service.update(_service_prices(built, row_duals, store_fill, exp_dem))
     kpis = {
@@ -172,7 +175,7 @@ def _rule_figures(built: Built, x: np.ndarray, row_duals, short: np.ndarray, ton
     caps = pr.network.capacities()
     if built.rows["capacity"]:
         out["capacities"] = []
-    for kind, n, block in built.rows["capacity"]:
+    for kind, n, block, _ in built.rows["capacity"]:
         used = _row_activity(block, x)
         # One more unit of capacity in every period: the cost saved, -sum of the rows' duals.
         price = None if row_duals is None else float(-row_duals[block.start : block.start + block.size].sum()) + 0.0
