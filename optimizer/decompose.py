@@ -24,6 +24,13 @@ the whole model (each item model is convex, so the mix is feasible), and
 Pyomo and compiled into HiGHS once; only its costs change between rounds,
 so each re-solve starts from the last basis. Items are solved one after
 another; with 28 items and two linking rows this takes a few dozen rounds.
+
+Only those two rows are priced. Capacities (rows that tie items in every
+period and scenario), the peak and per-scenario capital measures,
+open-to-buy and fill rates by item or by value are not, and integer rules
+(case packs, MOQs, cycle service) break the convexity the mix relies on:
+:meth:`optimizer.model.Problem.beyond_decomposition` lists them, and
+``solver.decompose: auto`` then solves the model whole while ``on`` refuses.
 """
 
 from __future__ import annotations

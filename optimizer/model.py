@@ -96,6 +96,39 @@ Constraints (optional)
 Service counts the periods :math:`t \ge L_j` that tonight's decisions can
 reach; earlier periods are fixed by today's stock. The duals of these rows
 are the shadow price of capital and the cost of a point of fill rate.
+
+Capital can instead be measured at its **peak**, :math:`\sum_s \pi_s V_{ts}
+\le B` for every :math:`t`, or **per scenario**, :math:`\frac1T \sum_t V_{ts}
+\le B` for every :math:`s`, with :math:`V_{ts} = \sum_{i,n} c_i (OH_{ints} +
+\text{in transit})`; the budget's price is minus the sum of those rows'
+duals. **Open-to-buy**: :math:`\sum_i \sum_{n: a(n)\ \text{supplier}} c_i
+o_{in0} \le OTB`. The fill rate can hold per item or per item x store (one
+row each, :math:`\sum_{j,t \ge L_j} \sigma \le (1-\beta) \sum D` over that
+set), or network-wide weighted by value (each item's terms times :math:`c_i`).
+
+Capacities (optional, shared by all items; rows for every :math:`t, s`)
+
+.. math::
+
+    \text{lane into } n:\ \sum_i y_{ints} \le C^{\text{lane}}_n, \qquad
+    \text{throughput}:\ \sum_i x_{ints} \le C^{\text{thr}}_n, \qquad
+    \text{storage}:\ \sum_i (OH_{in,t-1,s} + x_{ints}) \le C^{\text{sto}}_n,
+
+throughput and storage for :math:`t \ge L_n` (earlier arrivals are today's
+pipeline). A stock point with a capacity receives shipments :math:`y` like a
+DC-fed one, also when a supplier feeds it: the supplier ships what fits and
+owes the rest, :math:`B_{int} = B_{in,t-1} + o_{int} - y_{int}`, and a unit it
+holds back costs the destination's holding cost :math:`h_{in}` per period (as
+if held there, so holding back saves nothing; a DC's backlog keeps costing
+:math:`p_i`). Tonight's orders still ship in full, so a capacity also caps
+tonight's order. The dual of a capacity, summed over its rows, is the value
+of one more unit of capacity in every period.
+
+Integer rules on tonight's order lines :math:`o_{in0}` (a MIP; see
+:func:`_integer_rules`): case packs :math:`o_{in0} = q_i k_{in}`, minimum
+order quantities :math:`o_{in0} \in \{0\} \cup [m_i, U_{in}]`, and the
+cycle-service chance constraint, one binary per item x store x period x
+scenario. A MIP's duals are those of the LP with the integers fixed.
 """
 
 from __future__ import annotations

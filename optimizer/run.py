@@ -208,7 +208,9 @@ def evaluate(problem: Problem, built, x: np.ndarray, table, config: Config, inpu
 
 def _decomposes(problem: Problem, config: Config, *, diagnosis: bool = False) -> bool:
     """Whether to solve item by item: always with "on"; with "auto" when several items share
-    a budget or target (and always for the diagnosis's re-solves, which are many-item LPs)."""
+    a budget or target (and always for the diagnosis's re-solves, which are many-item LPs);
+    never when the problem has rows or integers the decomposition cannot price ("on" then
+    raises :class:`InputError`)."""
     mode = config.solver.decompose
     beyond = problem.beyond_decomposition()
     if beyond and mode == "on":
