@@ -118,9 +118,9 @@ throughput and storage for :math:`t \ge L_n` (earlier arrivals are today's
 pipeline). A stock point with a capacity receives shipments :math:`y` like a
 DC-fed one, also when a supplier feeds it: the supplier ships what fits and
 owes the rest, :math:`B_{int} = B_{in,t-1} + o_{int} - y_{int}`, and a unit it
-holds back costs the destination's holding cost :math:`h_{in}` per period (as
-if held there, so holding back saves nothing; a DC's backlog keeps costing
-:math:`p_i`). Tonight's orders still ship in full, so a capacity also caps
+holds back costs :math:`p_i` per period like a DC's backlog (a cheaper charge,
+the holding cost, let the LP hold back in hindsight what it would not need
+before the horizon's end). Tonight's orders still ship in full, so a capacity also caps
 tonight's order. The dual of a capacity, summed over its rows, is the value
 of one more unit of capacity in every period.
 
@@ -364,8 +364,9 @@ def build_model(problem: Problem, *, elastic_capacity: bool = False) -> Built:
     # Inbound flow to each node per period: shipments (DC-fed) or orders (supplier-fed).
     # Arrivals at t are inbound flow at t - L plus the pipeline.
     def inbound_terms(n):
-        """(const (I,T,S), cols (I,T,S,w), coefs (I,T,S,w)) of units sent into n in period t."""
-        if net.parent[n] >= 0:
+        """(const (I,T,S), cols (I,T,S,w), coefs (I,T,S,w)) of units sent into n in period t:
+        shipments (DC-fed or capacity-bound), or else the orders a supplier ships in full."""
+        if fed_pos[n] >= 0:
             k = fed_pos[n]
             return np.zeros((I, T, S)), ship[:, k, :, :, None], np.ones((I, T, S, 1))
         return order_const[:, n], order_cols[:, n], order_coef[:, n]
@@ -414,12 +415,11 @@ def build_model(problem: Problem, *, elastic_capacity: bool = False) -> Built:
     w = pi[None, None, None, :]  # over (I, ., T, S)
     obj_terms = [(w * problem.holding_cost[:, :, None, None], on_hand)]
     obj_terms.append((w * problem.shortage_cost[:, None, None, None], short))
-    # What a DC owes its stores costs the item's shortage cost per unit per period, so a DC
-    # never holds back stock it could ship (withholding would park cheap stock at the DC).
-    # What a supplier holds back for a capacity costs the destination's holding cost: as if
-    # it were held there, so holding back saves nothing.
-    owed_cost = np.where(net.parent[fed][None, :] >= 0, problem.shortage_cost[:, None], problem.holding_cost[:, fed])
-    obj_terms.append((w * owed_cost[:, :, None, None], backlog))
+    # What a DC owes its stores, or a supplier holds back for a capacity, costs the item's
+    # shortage cost per unit per period, so no source holds back what it could ship
+    # (withholding would park cheap stock at the DC, or skip transport and holding near the
+    # horizon's end: at the holding cost a first version held back 15% of a DC's supply).
+    obj_terms.append((w * problem.shortage_cost[:, None, None, None], backlog))
     obj_const = 0.0
     cap_terms = [(w * problem.unit_cost[:, None, None, None] / T, on_hand)]
     cap_const = float(np.einsum("i,int->", problem.unit_cost, _in_transit_pipeline(problem.pipeline)) / T)

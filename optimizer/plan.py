@@ -108,7 +108,7 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
     shortage = float(np.einsum("ijts,i,s->", short, pr.shortage_cost, pi))
     n_dc_fed = len(net.dc_fed)  # the shipped stock points after these are capacity-bound, supplier-fed
     dc_backlog = float(np.einsum("ikts,i,s->", owed[:, :n_dc_fed], pr.shortage_cost, pi))
-    held_back = float(np.einsum("ikts,ik,s->", owed[:, n_dc_fed:], pr.holding_cost[:, net.shipped[n_dc_fed:]], pi))
+    held_back = float(np.einsum("ikts,i,s->", owed[:, n_dc_fed:], pr.shortage_cost, pi))
     transport = float(objective - holding - shortage - dc_backlog - held_back)
     capital_used, fill_rate = capital_and_fill(built, x)
     # A budget or target the solve did not need as a row was slack: its price is 0.
@@ -176,7 +176,7 @@ def _rule_figures(built: Built, x: np.ndarray, row_duals, short: np.ndarray, ton
     if built.rows["capacity"]:
         out["capacities"] = []
     for kind, n, block, _ in built.rows["capacity"]:
-        used = _row_activity(block, x)
+        used = _row_activity(block, x) - block.rhs.reshape(block.shape) + caps[kind][n]  # with the constants
         # One more unit of capacity in every period: the cost saved, -sum of the rows' duals.
         price = None if row_duals is None else float(-row_duals[block.start : block.start + block.size].sum()) + 0.0
         out["capacities"].append({

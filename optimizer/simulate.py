@@ -44,7 +44,7 @@ class SimulationResult:
     holding: np.ndarray
     shortage: np.ndarray
     dc_backlog: np.ndarray
-    capacity_backlog: np.ndarray  # units a supplier held back for a capacity, at the holding cost
+    capacity_backlog: np.ndarray  # units a supplier held back for a capacity, at the shortage cost
     transport: np.ndarray
     short_units: np.ndarray  # store units short over the service periods
     demand_units: np.ndarray  # store demand over the service periods
@@ -116,7 +116,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
                     due = owed[:, n] + orders[:, n]
                     sent = due if t == 0 else due * room(n, t, due)[None, :]
                     owed[:, n] = due - sent
-                    held_back += (problem.holding_cost[:, n, None] * owed[:, n]).sum(axis=0)
+                    held_back += (problem.shortage_cost[:, None] * owed[:, n]).sum(axis=0)
                 _send(arrivals, transit, sent, n, t, int(net.lead_time[n]), T)
                 transport += float(net.lane_cost[n]) * sent.sum(axis=0)
             kids = np.flatnonzero(net.parent == n)

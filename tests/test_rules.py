@@ -189,3 +189,32 @@ def test_capacity_conflict_names_the_capacity_and_the_extra_it_needs(write_confi
     assert str(info.value).startswith("the fill-rate target 0.98 cannot be met within the capacities: "
                                       "the storage capacity of shop (40 units) needs")
     assert info.value.diagnosis["best_fill_rate_within_limits"] < 0.98
+
+
+def test_replay_reproduces_the_model_under_capacities(write_config):
+    # Backorders, supplier -> DC (lane 32 a period against mean demand 30, storage 200) -> 3
+    # stores: on the scenarios it was solved on, replaying the policy with its rule (ship what
+    # fits, owe the rest) costs exactly what the model says; the capacity costs something.
+    import dataclasses
+
+    from optimizer.inputs import initial_state
+    from optimizer.run import _demand, _problem, _solve
+    from optimizer.simulate import simulate_policy
+    from tests.builders import two_echelon
+
+    config = two_echelon(shortage="backorder", evaluation=QUIET)
+    config["network"]["lanes"][0]["capacity"] = 32
+    config["network"]["nodes"][1]["storage"] = 200
+    path = write_config(config)
+    cfg = load_config(path)
+    inputs = prepare(cfg, path)
+    on_hand, pipeline, _ = initial_state(cfg, path, inputs)
+    sample = sample_scenarios(inputs.demand_table, cfg.scenarios.count, seed=cfg.scenarios.seed)
+    problem = _problem(cfg, inputs, sample, on_hand, pipeline)
+    built, sol = _solve(problem, cfg)
+    x = sol.x
+    replay = simulate_policy(problem, x[built.cols["target"]], x[built.cols["ship"]][:, :, 0, 0], _demand(inputs, sample))
+    assert replay.cost @ sample.probability == pytest.approx(sol.objective, rel=1e-9)
+    assert replay.capacity_backlog @ sample.probability > 0
+    free = dataclasses.replace(problem, network=dataclasses.replace(problem.network, lane_capacity=None, storage=None))
+    assert _solve(free, cfg)[1].objective < sol.objective - 1.0
