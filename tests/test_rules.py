@@ -218,3 +218,14 @@ def test_replay_reproduces_the_model_under_capacities(write_config):
     assert replay.capacity_backlog @ sample.probability > 0
     free = dataclasses.replace(problem, network=dataclasses.replace(problem.network, lane_capacity=None, storage=None))
     assert _solve(free, cfg)[1].objective < sol.objective - 1.0
+
+
+@pytest.mark.parametrize("section, value, message", [
+    ("capital", {"measure": "peak"}, "constraints.capital: give budget, open_to_buy or both; correct the value"),
+    ("service", {"level": "item"}, "constraints.service: give fill_rate, cycle_service or both; correct the value"),
+])
+def test_a_limit_without_a_figure_is_a_one_line_error(section, value, message, write_config):
+    path = write_config(single_stage(constraints={section: value}))
+    with pytest.raises(InputError) as info:
+        run(path)
+    assert str(info.value) == f"{path}: {message}"
