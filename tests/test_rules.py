@@ -193,17 +193,19 @@ def test_capacity_conflict_names_the_capacity_and_the_extra_it_needs(write_confi
 
 def test_replay_reproduces_the_model_under_capacities(write_config):
     # Backorders, supplier -> DC (lane 32 a period against mean demand 30, storage 200) -> 3
-    # stores: on the scenarios it was solved on, replaying the policy with its rule (ship what
+    # stores (one lane of 12 a period): on the scenarios it was solved on, replaying the policy with its rule (ship what
     # fits, owe the rest) costs exactly what the model says; the capacity costs something.
     import dataclasses
 
     from optimizer.inputs import initial_state
+    from optimizer.plan import extract_plan
     from optimizer.run import _demand, _problem, _solve
     from optimizer.simulate import simulate_policy
     from tests.builders import two_echelon
 
     config = two_echelon(shortage="backorder", evaluation=QUIET)
     config["network"]["lanes"][0]["capacity"] = 32
+    config["network"]["lanes"][3]["capacity"] = 12  # DC -> s3, mean demand 10
     config["network"]["nodes"][1]["storage"] = 200
     path = write_config(config)
     cfg = load_config(path)
@@ -217,6 +219,7 @@ def test_replay_reproduces_the_model_under_capacities(write_config):
     assert replay.cost @ sample.probability == pytest.approx(sol.objective, rel=1e-9)
     assert replay.capacity_backlog @ sample.probability > 0
     free = dataclasses.replace(problem, network=dataclasses.replace(problem.network, lane_capacity=None, storage=None))
+    assert {c["node"] for c in extract_plan(built, x, sol.row_duals, sol.objective).kpis["capacities"]} == {"dc", "s3"}
     assert _solve(free, cfg)[1].objective < sol.objective - 1.0
 
 
