@@ -52,6 +52,8 @@ class SimulationResult:
     dc_rationed_periods: np.ndarray  # periods in which some DC rationed
     series_short: np.ndarray  # (S, I, J) units short over the service periods
     series_demand: np.ndarray  # (S, I, J)
+    series_stockouts: np.ndarray  # (S, I, J) service periods with a unit short
+    service_periods: np.ndarray  # (J,) periods t >= L_j
 
 
 def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarray, demand: np.ndarray) -> SimulationResult:
@@ -100,6 +102,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
     rationed = np.zeros(S)
     series_short = np.zeros((I, J, S))
     series_dem = np.zeros((I, J, S))
+    series_out = np.zeros((I, J, S))
     service = np.arange(T)[None, :] >= net.lead_time[stores][:, None]  # (J, T)
     store_sub = sub[:, stores].astype(float)  # (N, J)
 
@@ -162,6 +165,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
             if service[j, t]:
                 series_short[:, j] += short
                 series_dem[:, j] += d
+                series_out[:, j] += short > 1e-9
         held = np.maximum(on_hand, 0.0)
         holding += np.einsum("ins,in->s", held, problem.holding_cost)
         capital += np.einsum("ins,i->s", held + transit[:, :, :, t], problem.unit_cost) / T
@@ -180,6 +184,8 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
         dc_rationed_periods=rationed,
         series_short=np.transpose(series_short, (2, 0, 1)),
         series_demand=np.transpose(series_dem, (2, 0, 1)),
+        series_stockouts=np.transpose(series_out, (2, 0, 1)),
+        service_periods=service.sum(axis=1),
     )
 
 
@@ -242,4 +248,7 @@ def summarise(result: SimulationResult) -> dict:
         out["fill_rate"] = {"mean": float(1 - ratio), "ci95": [float(1 - ratio - 1.96 * se), float(1 - ratio + 1.96 * se)]}
     else:
         out["fill_rate"] = {"mean": 1.0, "ci95": [1.0, 1.0]}
+    # Cycle service: per item x store, the share of service periods without a stock-out.
+    per_series = 1.0 - result.series_stockouts.mean(axis=0) / np.maximum(result.service_periods, 1)[None, :]
+    out["cycle_service"] = {"lowest_item_location": float(per_series.min()), "mean": float(per_series.mean())}
     return out
