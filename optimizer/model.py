@@ -251,18 +251,13 @@ class Problem:
         return packs or moqs or self.cycle_service is not None
 
     def beyond_decomposition(self) -> list[str]:
-        """What :mod:`optimizer.decompose` cannot price: it prices only the average budget and
-        the network fill rate in units, and needs a convex (LP) item model."""
-        caps = self.network.capacities()
-        out = [f"{kind} capacities" for kind, c in caps.items() if np.isfinite(c).any()]
+        """What :mod:`optimizer.decompose` cannot solve: it needs convex (LP) item models, and
+        prices only rows that tie items together, not fill-rate rows of single items."""
+        out = []
         if self.integer:
             out.append("integer orders or cycle service (a MIP)")
-        if self.budget is not None and self.capital_measure != "average":
-            out.append(f"capital measure {self.capital_measure!r}")
-        if self.open_to_buy is not None:
-            out.append("open-to-buy")
-        if self.fill_rate is not None and (self.service_level, self.service_weighting) != ("network", "units"):
-            out.append(f"fill rate by {self.service_level} weighted by {self.service_weighting}")
+        if self.fill_rate is not None and self.service_level != "network":
+            out.append(f"fill rates per {self.service_level}")
         return out
 
 

@@ -167,12 +167,35 @@ def test_network_fill_rate_weighted_by_value(write_config):
 
 
 def test_decompose_on_refuses_what_it_cannot_price(write_config):
-    network = {"nodes": [{"id": "plant", "kind": "supplier"}, {"id": "shop", "kind": "store"}],
-               "lanes": [{"source": "plant", "destination": "shop", "lead_time": 0, "capacity": 40}]}
-    path = write_config(single_stage(network=network, solver={"decompose": "on"}, evaluation=QUIET))
-    with pytest.raises(InputError, match=r"solver.decompose: 'on' cannot price lane capacities; set solver.decompose: "
-                                         r"auto \(solves such models whole\) or off"):
+    items = [dict(ITEM, case_pack=6)]
+    path = write_config(single_stage(items=items, solver={"decompose": "on"}, evaluation=QUIET))
+    with pytest.raises(InputError, match=r"solver.decompose: 'on' cannot price integer orders or cycle service "
+                                         r"\(a MIP\); set solver.decompose: auto \(solves such models whole\) or off"):
         run(path)
+
+
+def test_decomposition_prices_capacities_open_to_buy_and_peak_capital(write_config):
+    # Three items with different margins share the vendor lane (110 a period) and the DC's
+    # storage (150), under a peak budget, an open-to-buy and a value-weighted fill rate:
+    # item by item, with every linking row priced, gives the whole model's cost and prices.
+    from tests.builders import two_echelon
+
+    items = [{"id": f"w{k}", "unit_cost": 1.0 + k, "holding_cost": 0.1, "shortage_cost": 0.8 + 0.5 * k}
+             for k in range(3)]
+    config = two_echelon(items=items, shortage="backorder", evaluation=QUIET, scenarios={"count": 30, "seed": 3},
+                         initial_state={"cover": {"store_on_hand": 1, "dc_on_hand": 0.5}}, constraints={
+                             "capital": {"budget": 590, "measure": "peak", "open_to_buy": 60},
+                             "service": {"fill_rate": 0.975, "weighting": "value"}})
+    config["network"]["lanes"][0]["capacity"] = 110
+    config["network"]["nodes"][1]["storage"] = 150
+    path = write_config(config)
+    whole, priced = (run(path, decompose=mode).kpis for mode in ("off", "on"))
+    assert priced["expected_cost"] == pytest.approx(whole["expected_cost"], rel=1e-9)
+    pairs = [(whole[k]["shadow_price"], priced[k]["shadow_price"]) for k in ("capital", "open_to_buy")]
+    pairs += [(a["shadow_price"], b["shadow_price"]) for a, b in zip(whole["capacities"], priced["capacities"])]
+    pairs.append((whole["service"]["shadow_price_per_point"], priced["service"]["shadow_price_per_point"]))
+    assert [b for _, b in pairs] == pytest.approx([a for a, _ in pairs], rel=2e-3, abs=1e-9)
+    assert [a > 0 for a, _ in pairs] == [True, False, True, False, True]  # budget, lane, fill rate bind
 
 
 def test_capacity_conflict_names_the_capacity_and_the_extra_it_needs(write_config):
