@@ -103,6 +103,8 @@ def _summary(plan, seconds: float, out: str) -> str:
     ]
     if k["capital"]["shadow_price"] is not None:
         lines.append(f"  shadow price       {k['capital']['shadow_price']:.4f} per unit of capital")
+    if "mip_gap" in k:
+        lines.append(f"  MIP gap            {k['mip_gap']:.2%} (best plan found within solver.mip_gap or time_limit)")
     lines.append("  seconds            " + ", ".join(f"{s} {v:.1f}" for s, v in k["timings_s"].items()))
     return "\n".join(lines)
 

@@ -55,6 +55,12 @@ class Node(_Model):
     holding_factor: float = Field(
         1.0, ge=0, description="Multiplier on the item's holding cost here (ignored with holding_cost)."
     )
+    storage: Optional[float] = Field(
+        None, gt=0, description="Storage capacity: units of all items on hand after a period's arrivals, at most."
+    )
+    throughput: Optional[float] = Field(
+        None, gt=0, description="Receiving capacity: units of all items arriving in one period, at most."
+    )
 
 
 class Lane(_Model):
@@ -64,6 +70,9 @@ class Lane(_Model):
     destination: str = Field(description="Node id that receives (a dc or a store).")
     lead_time: int = Field(ge=0, description="Periods from order to arrival (0: arrives before that period's demand).")
     cost: float = Field(0.0, ge=0, description="Transport cost per unit shipped.")
+    capacity: Optional[float] = Field(
+        None, gt=0, description="Units of all items shipped on the lane in one period, at most."
+    )
 
 
 class Network(_Model):
@@ -81,6 +90,12 @@ class Item(_Model):
     holding_cost: Optional[float] = Field(None, ge=0, description="Cost of holding one unit for one period.")
     shortage_cost: Optional[float] = Field(
         None, ge=0, description="Penalty per unit short per period (lost margin for lost sales)."
+    )
+    case_pack: Optional[int] = Field(
+        None, ge=1, description="Tonight's order lines of the item are whole multiples of this many units (a MIP)."
+    )
+    moq: Optional[float] = Field(
+        None, gt=0, description="Minimum order quantity: each of tonight's order lines is 0 or at least this (a MIP)."
     )
 
 
@@ -173,15 +188,47 @@ class Scenarios(_Model):
 
 
 class Capital(_Model):
-    """Working-capital budget on inventory valued at unit cost."""
+    """Working-capital budget on inventory valued at unit cost, and a cash limit on tonight's orders."""
 
-    budget: float = Field(gt=0, description="Budget in money: expected average over the horizon of on hand + in transit at cost.")
+    budget: Optional[float] = Field(None, gt=0, description="Budget in money on on hand + in transit at cost, "
+                                    "measured as `measure` says.")
+    measure: Literal["average", "peak", "per_scenario"] = Field(
+        "average", description="average: expected average over the horizon; peak: the largest expected value "
+        "at the end of any period; per_scenario: every scenario's average over the horizon.",
+    )
+    open_to_buy: Optional[float] = Field(
+        None, gt=0, description="Cash limit on tonight's orders from suppliers, valued at unit cost."
+    )
+
+    @model_validator(mode="after")
+    def _some_limit(self):
+        if self.budget is None and self.open_to_buy is None:
+            raise ValueError("give budget, open_to_buy or both")
+        return self
 
 
 class Service(_Model):
-    """Service target."""
+    """Service targets: a fill rate, a cycle-service level, or both."""
 
-    fill_rate: float = Field(gt=0, le=1, description="Network fill rate: expected units served / expected units demanded at stores.")
+    fill_rate: Optional[float] = Field(
+        None, gt=0, le=1, description="Fill rate: expected units served / expected units demanded at stores."
+    )
+    level: Literal["network", "item", "item_location"] = Field(
+        "network", description="Where the fill rate holds: over the network, for each item, or each item x store."
+    )
+    weighting: Literal["units", "value"] = Field(
+        "units", description="How a network fill rate weighs items: by units, or by units x unit cost."
+    )
+    cycle_service: Optional[float] = Field(
+        None, gt=0, lt=1, description="Probability of no stock-out in a period, per item x store (a MIP: "
+        "one binary per item x store x period x scenario).",
+    )
+
+    @model_validator(mode="after")
+    def _some_target(self):
+        if self.fill_rate is None and self.cycle_service is None:
+            raise ValueError("give fill_rate, cycle_service or both")
+        return self
 
 
 class Constraints(_Model):
@@ -229,6 +276,10 @@ class Solver(_Model):
 
     time_limit: float = Field(600.0, gt=0, description="Seconds HiGHS may take.")
     threads: int = Field(1, ge=1, description="HiGHS threads (1 keeps plans byte-identical across runs).")
+    mip_gap: float = Field(
+        1e-4, ge=0, lt=1, description="Relative gap at which HiGHS stops a MIP (case packs, MOQs, cycle service); "
+        "the best plan found within time_limit is returned with its gap.",
+    )
     decompose: Literal["auto", "on", "off"] = Field(
         "auto", description="Solve item by item with priced budget and service rows (optimizer/decompose.py); "
         "auto: when several items share a budget or a fill-rate target.",

@@ -24,6 +24,20 @@ the whole model (each item model is convex, so the mix is feasible), and
 Pyomo and compiled into HiGHS once; only its costs change between rounds,
 so each re-solve starts from the last basis. Items are solved one after
 another; with 28 items and two linking rows this takes a few dozen rounds.
+
+Other rows that tie items are priced the same way, as a block of linking
+rows :math:`\sum_i A_i x_i \le b` with duals :math:`\nu \le 0`: capacities
+(one row per period and scenario), the peak and per-scenario capital
+measures, open-to-buy and a value-weighted fill rate. Each proposal carries
+its activity :math:`A_i x_i^k`, the master has one row per linking row, and
+each item model re-solves :math:`\min f_i(x) - \lambda g_i(x) - \mu u_i(x) -
+\nu^\top A_i x`; :math:`A_i` is read from the whole model's rows. Each item
+model keeps the capacities too (a relaxation: one item alone within the
+shared capacity). Integer rules (case packs, MOQs, cycle service) break the
+convexity the mix relies on, and fill rates per item or item x store are
+rows of one item the master does not price:
+:meth:`optimizer.model.Problem.beyond_decomposition` lists them, and
+``solver.decompose: auto`` then solves the model whole while ``on`` refuses.
 """
 
 from __future__ import annotations
@@ -57,14 +71,47 @@ def _item_problem(problem: Problem, i: int) -> Problem:
         pipeline=problem.pipeline[one],
         budget=None,
         fill_rate=None,
+        open_to_buy=None,
     )
+
+
+def _linking_rows(whole: Built):
+    """The whole model's rows, other than the average budget and the network fill rate in
+    units, that tie items together: (blocks, A as CSR over the whole model's columns, rhs)."""
+    pr, lp = whole.problem, whole.lp
+    blocks = [block for _, _, block, _ in whole.rows["capacity"]]
+    if "capital" in whole.rows and pr.capital_measure != "average":
+        blocks.append(lp.constraints["capital"])
+    if "service" in whole.rows and pr.service_weighting != "units":
+        blocks.append(lp.constraints["service"])
+    if "open_to_buy" in whole.rows:
+        blocks.append(lp.constraints["open_to_buy"])
+    if not blocks:
+        return [], None, np.empty(0)
+    offsets = np.cumsum([0] + [b.size for b in blocks])
+    a = sparse.csr_matrix((np.concatenate([b.coefs for b in blocks]),
+                           (np.concatenate([b.rows + o for b, o in zip(blocks, offsets)]),
+                            np.concatenate([b.cols for b in blocks]))), shape=(offsets[-1], lp.n_cols))
+    return blocks, a, np.concatenate([b.rhs for b in blocks])
+
+
+def _item_link(a_link, whole: Built, item: Built, i: int):
+    """Item ``i``'s part of the linking rows, over its own model's columns (None without any)."""
+    if a_link is None:
+        return None
+    pairs = np.unique(np.column_stack([  # (whole column, own column); tonight's shipments repeat over scenarios
+        np.concatenate([whole.cols[name][i].ravel() for name in whole.cols]),
+        np.concatenate([item.cols[name][0].ravel() for name in whole.cols])]), axis=0)
+    p = sparse.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(whole.lp.n_cols, item.lp.n_cols))
+    return (a_link @ p).tocsr()
 
 
 class _ItemModel:
     """One item's Pyomo model, compiled once into HiGHS and re-solved as its prices change."""
 
-    def __init__(self, built: Built, threads: int, time_limit, objective: str = "cost"):
+    def __init__(self, built: Built, threads: int, time_limit, objective: str = "cost", link=None):
         lp = built.lp
+        self.link = link  # its part of the linking rows (CSR, rows x its columns), or None
         self.block_cols = built.cols  # kept; the programme's arrays are let go once compiled
         self.n_cols = lp.n_cols
         self.cost = lp.objective_vector()
@@ -86,9 +133,14 @@ class _ItemModel:
                     compiled.row_lb, compiled.row_ub)
         self.index = np.arange(a.shape[1], dtype=np.int32)
 
-    def solve(self, lam: float, mu: float) -> np.ndarray | None:
-        """The item's plan at prices (lam, mu), as a vector over the programme's columns."""
+    def priced(self, lam: float, mu: float, nu) -> np.ndarray:
+        """Its costs at prices lam (budget), mu (fill rate) and nu (linking rows)."""
         priced = self.cost - lam * self.capital - mu * self.short
+        return priced if self.link is None else priced - self.link.T @ nu
+
+    def solve(self, lam: float, mu: float, nu=None) -> np.ndarray | None:
+        """The item's plan at prices (lam, mu, nu), as a vector over the programme's columns."""
+        priced = self.priced(lam, mu, nu)
         self.highs.changeColsCost(len(self.index), self.index, priced[self.cols])
         self.highs.run()
         if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -98,24 +150,30 @@ class _ItemModel:
         return x
 
 
-def _master(columns, budget_rhs, short_rhs, n_items):
-    """Solve the restricted master: (theta, lam, mu, sigma, slack used), or None if it fails."""
+def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0)):
+    """Solve the restricted master: (theta, lam, mu, sigma, nu, slack used), or None if it fails."""
     n = len(columns)
     item = np.array([c[0] for c in columns])
-    # Rows: 0 capital, 1 service, 2 + i convexity of item i; the last two columns are slacks.
-    rows = np.concatenate([np.zeros(n), np.ones(n), 2 + item, [0, 1]]).astype(int)
-    cols = np.concatenate([np.arange(n), np.arange(n), np.arange(n), [n, n + 1]])
-    vals = np.concatenate([[c[2] for c in columns], [c[3] for c in columns], np.ones(n), [-1.0, -1.0]])
-    a = sparse.csc_matrix((vals, (rows, cols)), shape=(2 + n_items, n + 2))
-    lo = np.concatenate([[-np.inf, -np.inf], np.ones(n_items)])
+    R = len(link_rhs)
+    # Rows: 0 capital, 1 service, 2 + i convexity of item i, then the R linking rows; the
+    # columns after the proposals are slacks, one per capital, service and linking row.
+    link = sparse.csc_matrix(np.column_stack([c[4] for c in columns])) if R else sparse.csc_matrix((0, n))
+    rows = np.concatenate([np.zeros(n), np.ones(n), 2 + item, [0, 1], 2 + n_items + link.indices]).astype(int)
+    cols = np.concatenate([np.arange(n), np.arange(n), np.arange(n), [n, n + 1],
+                           np.repeat(np.arange(n), np.diff(link.indptr))])
+    vals = np.concatenate([[c[2] for c in columns], [c[3] for c in columns], np.ones(n), [-1.0, -1.0], link.data])
+    a = sparse.csc_matrix((vals, (rows, cols)), shape=(2 + n_items + R, n + 2))
+    if R:
+        a = sparse.hstack([a, sparse.vstack([sparse.csc_matrix((2 + n_items, R)), -sparse.identity(R)])]).tocsc()
+    lo = np.concatenate([[-np.inf, -np.inf], np.ones(n_items), np.full(R, -np.inf)])
     hi = np.concatenate([[np.inf if budget_rhs is None else budget_rhs, np.inf if short_rhs is None else short_rhs],
-                         np.ones(n_items)])
-    cost = np.concatenate([[c[1] for c in columns], [_BIG, _BIG]])
-    sol = solve_arrays(cost, a, np.zeros(n + 2), np.full(n + 2, np.inf), lo, hi)
+                         np.ones(n_items), link_rhs])
+    cost = np.concatenate([[c[1] for c in columns], [_BIG, _BIG], np.full(R, _BIG)])
+    sol = solve_arrays(cost, a, np.zeros(n + 2 + R), np.full(n + 2 + R, np.inf), lo, hi)
     if sol.status != SolveStatus.OPTIMAL or sol.row_duals is None:
         return None
     x, duals = sol.x, sol.row_duals
-    return x[:n], duals[0], duals[1], duals[2:], x[n:].sum()
+    return x[:n], duals[0], duals[1], duals[2 : 2 + n_items], duals[2 + n_items :], x[n:].sum()
 
 
 def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol: float = 1e-6, max_rounds: int = 500,
@@ -134,37 +192,44 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     t0 = time.perf_counter()
     whole = build_model(problem)
     I = len(problem.items)
-    items = [_ItemModel(build_model(_item_problem(problem, i)), threads, time_limit, objective) for i in range(I)]
+    blocks, a_link, link_rhs = _linking_rows(whole)
+    items = []
+    for i in range(I):
+        item = build_model(_item_problem(problem, i))
+        items.append(_ItemModel(item, threads, time_limit, objective, _item_link(a_link, whole, item, i)))
     t1 = time.perf_counter()
     cap_const = sum(m.capital_const for m in items)
-    budget_rhs = None if problem.budget is None else problem.budget - cap_const
-    short_rhs = None if problem.fill_rate is None else (1.0 - problem.fill_rate) * whole.constants["service_demand"]
+    budget_rhs = None if problem.budget is None or problem.capital_measure != "average" else problem.budget - cap_const
+    short_rhs = (None if problem.fill_rate is None or problem.service_weighting != "units"
+                 else (1.0 - problem.fill_rate) * whole.constants["service_demand"])
     columns, solutions = [], []
 
     def propose(i, x):
         m = items[i]
-        columns.append((i, float(m.cost @ x + m.const), float(m.capital @ x), float(m.short @ x)))
+        activity = np.empty(0) if m.link is None else m.link @ x
+        columns.append((i, float(m.cost @ x + m.const), float(m.capital @ x), float(m.short @ x), activity))
         solutions.append(x)
 
     lam = mu = 0.0
+    nu = np.zeros(len(link_rhs))
     for i, m in enumerate(items):
-        x = m.solve(0.0, 0.0)
+        x = m.solve(0.0, 0.0, nu)
         if x is None:
             return whole, Solution(SolveStatus.INFEASIBLE, message=f"item {problem.items[i]} has no plan")
         propose(i, x)
     rounds = 0
     while True:
         rounds += 1
-        master = _master(columns, budget_rhs, short_rhs, I)
+        master = _master(columns, budget_rhs, short_rhs, I, link_rhs)
         if master is None:
             return whole, Solution(SolveStatus.ERROR, message="master problem failed")
-        theta, lam, mu, sigma, slack = master
+        theta, lam, mu, sigma, nu, slack = master
         added = 0
         for i, m in enumerate(items):
-            x = m.solve(lam, mu)
+            x = m.solve(lam, mu, nu)
             if x is None:
                 return whole, Solution(SolveStatus.ERROR, message=f"item {problem.items[i]} failed to re-solve")
-            reduced = (m.cost - lam * m.capital - mu * m.short) @ x + m.const - sigma[i]
+            reduced = m.priced(lam, mu, nu) @ x + m.const - sigma[i]
             if reduced < -tol * max(1.0, abs(sigma[i])):
                 propose(i, x)
                 added += 1
@@ -172,7 +237,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
             break
     t2 = time.perf_counter()
     if slack > 1e-6:
-        return whole, Solution(SolveStatus.INFEASIBLE, message="budget and service target cannot both be met")
+        return whole, Solution(SolveStatus.INFEASIBLE, message="the budget, service target and limits cannot all be met")
     x = np.zeros(whole.lp.n_cols)
     for (i, *_), xi, th in zip(columns, solutions, theta):
         if th <= 0:
@@ -181,10 +246,12 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
         for name, cols in whole.cols.items():
             x[cols[i]] += th * xi[sub[name][0]]
     duals = np.zeros(whole.lp.n_rows)
-    if "capital" in whole.rows:
+    if budget_rhs is not None:
         duals[whole.rows["capital"]] = lam
-    if "service" in whole.rows:
+    if short_rhs is not None:
         duals[whole.rows["service"]] = mu
+    if blocks:
+        duals[np.concatenate([np.arange(b.start, b.start + b.size) for b in blocks])] = nu
     objective = float(sum(th * c[1] for c, th in zip(columns, theta)))
     status = SolveStatus.OPTIMAL if rounds < max_rounds else SolveStatus.TIME_LIMIT
     sol = Solution(status, objective=objective, x=x, row_duals=duals, message=f"{rounds} rounds, {len(columns)} proposals")

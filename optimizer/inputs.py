@@ -89,7 +89,20 @@ def network_arrays(config: Config) -> Network:
         source=tuple(inbound[n].source for n in order),
         lead_time=np.array([inbound[n].lead_time for n in order], dtype=int),
         lane_cost=np.array([inbound[n].cost for n in order], dtype=float),
+        **_capacities(config, order, inbound),
     )
+
+
+def _capacities(config: Config, order, inbound) -> dict:
+    """Lane, storage and throughput capacities per stock point (inf: none), or None where none is set."""
+    nodes = {n.id: n for n in config.network.nodes}
+    caps = {
+        "lane_capacity": [inbound[n].capacity for n in order],
+        "storage": [nodes[n].storage for n in order],
+        "throughput": [nodes[n].throughput for n in order],
+    }
+    return {k: None if all(c is None for c in v) else np.array([np.inf if c is None else c for c in v], float)
+            for k, v in caps.items()}
 
 
 def _read_csv(path: Path, key: str, config_file: str) -> pd.DataFrame:

@@ -42,6 +42,7 @@ class VariableBlock:
     shape: tuple[int, ...]
     lb: float | np.ndarray
     ub: float | np.ndarray
+    integer: bool = False
 
     @property
     def size(self) -> int:
@@ -93,10 +94,11 @@ class LinearProgram:
         self.objective_constant = 0.0
 
     # -- building ------------------------------------------------------------------------
-    def add_variables(self, name, shape, lb=0.0, ub=np.inf) -> np.ndarray:
+    def add_variables(self, name, shape, lb=0.0, ub=np.inf, *, integer=False) -> np.ndarray:
         """Add a block of columns; return their numbers, shaped.
 
-        ``lb`` and ``ub`` are scalars or arrays broadcastable to ``shape``.
+        ``lb`` and ``ub`` are scalars or arrays broadcastable to ``shape``;
+        ``integer=True`` makes the block's columns integer (the model a MIP).
         """
         if name in self.variables:
             raise ValueError(f"variable block {name!r} exists already")
@@ -106,7 +108,7 @@ class LinearProgram:
             b = np.asarray(b, float)
             return float(b) if b.ndim == 0 else np.broadcast_to(b, shape).ravel().copy()
 
-        block = VariableBlock(name, self.n_cols, shape, _bound(lb), _bound(ub))
+        block = VariableBlock(name, self.n_cols, shape, _bound(lb), _bound(ub), bool(integer))
         self.variables[name] = block
         self.n_cols += block.size
         return block.cols
@@ -180,6 +182,10 @@ class LinearProgram:
             ub[b.start : b.start + b.size] = b.ub
         return lb, ub
 
+    @property
+    def is_mip(self) -> bool:
+        return any(b.integer for b in self.variables.values())
+
     def matrix(self) -> sp.csr_matrix:
         """The constraint matrix, rows in block order (duplicates summed)."""
         rows = [b.rows + b.start for b in self.constraints.values()]
@@ -218,7 +224,8 @@ class LinearProgram:
             for b in self.variables.values():
                 scalar = np.ndim(b.lb) == 0 and np.ndim(b.ub) == 0
                 bounds = (_pyomo_bound(b.lb), _pyomo_bound(b.ub)) if scalar else None
-                var = pyo.Var(range(b.size), bounds=bounds, dense=True)
+                domain = pyo.Integers if b.integer else pyo.Reals
+                var = pyo.Var(range(b.size), bounds=bounds, domain=domain, dense=True)
                 m.add_component(b.name, var)
                 if not scalar:
                     lbs = np.broadcast_to(b.lb, (b.size,))

@@ -106,8 +106,10 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
     # Costs and KPIs.
     holding = float(np.einsum("ints,in,s->", on_hand, pr.holding_cost, pi))
     shortage = float(np.einsum("ijts,i,s->", short, pr.shortage_cost, pi))
-    dc_backlog = float(np.einsum("ikts,i,s->", owed, pr.shortage_cost, pi))
-    transport = float(objective - holding - shortage - dc_backlog)
+    n_dc_fed = len(net.dc_fed)  # the shipped stock points after these are capacity-bound, supplier-fed
+    dc_backlog = float(np.einsum("ikts,i,s->", owed[:, :n_dc_fed], pr.shortage_cost, pi))
+    held_back = float(np.einsum("ikts,i,s->", owed[:, n_dc_fed:], pr.shortage_cost, pi))
+    transport = float(objective - holding - shortage - dc_backlog - held_back)
     capital_used, fill_rate = capital_and_fill(built, x)
     # A budget or target the solve did not need as a row was slack: its price is 0.
     capital = {"budget": pr.budget, "used": capital_used, "shadow_price": None if pr.budget is None else 0.0}
@@ -117,20 +119,82 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
         "shadow_price_per_point": None if pr.fill_rate is None else 0.0,
     }
     if row_duals is not None and "capital" in built.rows:
-        # Value of one more unit of capital: the cost saved, -dz/dB.
-        capital["shadow_price"] = float(-row_duals[built.rows["capital"]]) + 0.0
+        # Value of one more unit of capital: the cost saved, -dz/dB (summed over the budget's rows).
+        capital["shadow_price"] = float(-np.sum(row_duals[built.rows["capital"]])) + 0.0
+    if pr.budget is not None and pr.capital_measure != "average":
+        # Used under the configured measure: the largest period (peak) or scenario (per_scenario).
+        block = built.lp.constraints["capital"]
+        capital.update(measure=pr.capital_measure, expected_average=capital_used,
+                       used=float(pr.budget + np.max(_row_activity(block, x).ravel() - block.rhs)))
     if row_duals is not None and "service" in built.rows:
-        # Raising the target by 0.01 lowers the row's right-hand side by 0.01 x expected demand.
-        service_dual = float(row_duals[built.rows["service"]])
-        service["shadow_price_per_point"] = -service_dual * 0.01 * k["service_demand"] + 0.0
+        service.update(_service_prices(built, row_duals, store_fill, exp_dem))
     kpis = {
         "expected_cost": objective,
-        "cost_breakdown": {"holding": holding, "shortage": shortage, "dc_backlog": dc_backlog, "transport": transport},
+        "cost_breakdown": {"holding": holding, "shortage": shortage, "dc_backlog": dc_backlog,
+                           "capacity_backlog": held_back, "transport": transport},
         "capital": capital,
         "service": service,
         "orders_value": float(tonight["value"].sum()),
     }
+    kpis.update(_rule_figures(built, x, row_duals, short, tonight))
     return Plan(tonight, positions, kpis)
+
+
+def _row_activity(block, x: np.ndarray) -> np.ndarray:
+    """Left-hand sides of a constraint block at ``x``, shaped like the block."""
+    return np.bincount(block.rows, weights=block.coefs * x[block.cols], minlength=block.size).reshape(block.shape)
+
+
+def _service_prices(built: Built, row_duals: np.ndarray, store_fill: np.ndarray, exp_dem: np.ndarray) -> dict:
+    """Cost of one more point of each fill-rate target (raising a target by 0.01 lowers its
+    row's right-hand side by 0.01 x the row's expected demand)."""
+    pr = built.problem
+    demand = built.constants["service_row_demand"]
+    start = built.rows["service"]
+    price = -row_duals[start : start + demand.size].reshape(demand.shape) * 0.01 * demand + 0.0
+    if pr.service_level == "network":
+        out = {"shadow_price_per_point": float(price)}
+        if pr.service_weighting == "value":
+            out["weighting"] = "value"
+        return out
+    stores = [pr.network.nodes[n] for n in pr.network.stores]
+    if pr.service_level == "item":
+        served = (store_fill * exp_dem).sum(axis=1) / np.maximum(exp_dem.sum(axis=1), 1e-12)
+        keys = [{"item": item} for item in pr.items]
+    else:
+        served = store_fill
+        keys = [{"item": item, "location": loc} for item in pr.items for loc in stores]
+    targets = [dict(key, expected_fill_rate=float(f), shadow_price_per_point=float(p))
+               for key, f, p in zip(keys, np.ravel(served), np.ravel(price)) if p > 1e-9]
+    return {"level": pr.service_level, "shadow_price_per_point": float(price.sum()), "binding_targets": targets}
+
+
+def _rule_figures(built: Built, x: np.ndarray, row_duals, short: np.ndarray, tonight: pd.DataFrame) -> dict:
+    """kpis.json figures of the optional rules: capacities, open-to-buy, cycle service."""
+    pr, out = built.problem, {}
+    caps = pr.network.capacities()
+    if built.rows["capacity"]:
+        out["capacities"] = []
+    for kind, n, block, _ in built.rows["capacity"]:
+        used = _row_activity(block, x) - block.rhs.reshape(block.shape) + caps[kind][n]  # with the constants
+        # One more unit of capacity in every period: the cost saved, -sum of the rows' duals.
+        price = None if row_duals is None else float(-row_duals[block.start : block.start + block.size].sum()) + 0.0
+        out["capacities"].append({
+            "kind": kind, "node": pr.network.nodes[n], "capacity": float(caps[kind][n]),
+            "most_used": float(used.max()), "share_of_periods_at_capacity": float(
+                (pr.probability[None, :] * (used >= caps[kind][n] - 1e-6)).sum() / used.shape[0]),
+            "shadow_price": price,
+        })
+    if "open_to_buy" in built.rows:
+        source_is_supplier = tonight["source"].isin({pr.network.source[n] for n in np.flatnonzero(pr.network.parent < 0)})
+        r = built.rows["open_to_buy"]
+        out["open_to_buy"] = {"limit": pr.open_to_buy, "used": float(tonight.loc[source_is_supplier, "value"].sum()),
+                              "shadow_price": None if row_duals is None else float(-row_duals[r]) + 0.0}
+    if pr.cycle_service is not None:
+        mask = built.constants["service_mask"]  # (J, T)
+        out_prob = np.einsum("ijts,s,jt->ij", short > 1e-6, pr.probability, mask) / np.maximum(mask.sum(axis=1), 1)
+        out["cycle_service"] = {"target": pr.cycle_service, "lowest_item_location": float(1.0 - out_prob.max())}
+    return out
 
 
 

@@ -21,7 +21,7 @@ from optimizer.config import Config, load_config
 from optimizer.decompose import solve_decomposed
 from optimizer.errors import InfeasibleError, InputError, TimeLimitError
 from optimizer.inputs import Inputs, initial_state, prepare
-from optimizer.model import Problem, build_model
+from optimizer.model import Problem, build_model, tonight_purchase_value
 from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
 from optimizer.plan import Plan, capital_and_fill, extract_plan
 from optimizer.simulate import simulate_policy, summarise
@@ -91,7 +91,25 @@ def _problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) ->
         shortage=config.shortage,
         budget=c.capital.budget if c.capital else None,
         fill_rate=c.service.fill_rate if c.service else None,
+        **_rules(config, inputs),
     )
+
+
+def _rules(config: Config, inputs: Inputs) -> dict:
+    """Case packs, MOQs, capital measure, open-to-buy and service options as Problem fields."""
+    given = {i.id: i for i in config.items}
+    c = config.constraints
+    rules = {}
+    for name in ("case_pack", "moq"):
+        values = [getattr(given.get(i), name, None) for i in inputs.items]
+        if any(v is not None for v in values):
+            rules[name] = np.array([0.0 if v is None else v for v in values])
+    if c.capital:
+        rules.update(capital_measure=c.capital.measure, open_to_buy=c.capital.open_to_buy)
+    if c.service:
+        rules.update(service_level=c.service.level, service_weighting=c.service.weighting,
+                     cycle_service=c.service.cycle_service)
+    return rules
 
 
 def _solve(problem: Problem, config: Config):
@@ -103,13 +121,16 @@ def _solve(problem: Problem, config: Config):
     together, and they make the simplex several times slower. If the optimum
     without them already respects both, it is optimal with them too (a
     relaxation's optimum that is feasible is optimal) and their duals are 0;
-    only otherwise is the full model solved.
+    only otherwise is the full model solved. (Only for the average budget and
+    the network fill rate in units, the two rows that check covers.)
     """
     coupled = problem.budget is not None or problem.fill_rate is not None
+    checkable = problem.capital_measure == "average" and (problem.service_level, problem.service_weighting) == (
+        "network", "units")
     if _decomposes(problem, config):
         return solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit)
     first = 0.0
-    if coupled:
+    if coupled and checkable:
         t0 = time.perf_counter()
         built, sol = _solve_once(dataclasses.replace(problem, budget=None, fill_rate=None), config)
         first = time.perf_counter() - t0
@@ -131,7 +152,8 @@ def _solve_once(problem: Problem, config: Config):
     t0 = time.perf_counter()
     model = built.lp.to_pyomo()
     build_s = time.perf_counter() - t0
-    sol = solve_pyomo(model, built.lp.n_rows, time_limit=config.solver.time_limit, threads=config.solver.threads)
+    sol = solve_pyomo(model, built.lp.n_rows, time_limit=config.solver.time_limit, threads=config.solver.threads,
+                      mip_gap=config.solver.mip_gap)
     sol.timings_s["build"] = build_s
     return built, sol
 
@@ -186,10 +208,16 @@ def evaluate(problem: Problem, built, x: np.ndarray, table, config: Config, inpu
 
 def _decomposes(problem: Problem, config: Config, *, diagnosis: bool = False) -> bool:
     """Whether to solve item by item: always with "on"; with "auto" when several items share
-    a budget or target (and always for the diagnosis's re-solves, which are many-item LPs)."""
+    a budget or target (and always for the diagnosis's re-solves, which are many-item LPs);
+    never when the problem has rows or integers the decomposition cannot price ("on" then
+    raises :class:`InputError`)."""
     mode = config.solver.decompose
+    beyond = problem.beyond_decomposition()
+    if beyond and mode == "on":
+        raise InputError("config", "solver.decompose", f"'on' cannot price {', '.join(beyond)}",
+                         "set solver.decompose: auto (solves such models whole) or off")
     coupled = problem.budget is not None or problem.fill_rate is not None
-    return mode == "on" or (mode == "auto" and (coupled or diagnosis) and len(problem.items) > 1)
+    return not beyond and (mode == "on" or (mode == "auto" and (coupled or diagnosis) and len(problem.items) > 1))
 
 
 def _min_capital(problem: Problem, config: Config) -> float | None:
@@ -201,9 +229,7 @@ def _min_capital(problem: Problem, config: Config) -> float | None:
         # The whole-model capital constant is carried by the item models' objective.
         return sol.objective if sol.status == SolveStatus.OPTIMAL else None
     built = build_model(problem)
-    built.lp.set_objective(built.constants["cap_terms"], constant=built.constants["capital"])
-    sol = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows, time_limit=config.solver.time_limit)
-    return sol.objective if sol.status == SolveStatus.OPTIMAL else None
+    return _solve_for(built, built.constants["cap_terms"], built.constants["capital"], config)[0]
 
 
 def _best_fill_rate(problem: Problem, config: Config) -> float | None:
@@ -212,21 +238,73 @@ def _best_fill_rate(problem: Problem, config: Config) -> float | None:
     if _decomposes(problem, config, diagnosis=True):
         built, sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
                                       objective="short")
+        short = sol.objective if sol.status == SolveStatus.OPTIMAL else None
     else:
         built = build_model(problem)
         w = problem.probability[None, None, None, :] * built.constants["service_mask"][None, :, :, None]
-        built.lp.set_objective([(w, built.cols["short"])])
-        sol = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows, time_limit=config.solver.time_limit)
+        short, _ = _solve_for(built, [(w, built.cols["short"])], 0.0, config)
     demand = built.constants["service_demand"]
-    if sol.status != SolveStatus.OPTIMAL or demand <= 0:
+    if short is None or demand <= 0:
         return None
-    return 1.0 - sol.objective / demand
+    return 1.0 - short / demand
+
+
+def _solve_for(built, terms, constant, config: Config) -> tuple[float | None, np.ndarray | None]:
+    """The least value of ``terms + constant`` over ``built``'s plans and the plan (None, None if none)."""
+    built.lp.set_objective(terms, constant=constant)
+    sol = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows, time_limit=config.solver.time_limit,
+                      mip_gap=config.solver.mip_gap)
+    return (sol.objective, sol.x) if sol.status == SolveStatus.OPTIMAL else (None, None)
+
+
+def _capacity_needs(problem: Problem, config: Config) -> dict:
+    """Extra units per period each capacity needs for the targets and limits to be met: an elastic
+    re-solve minimising the total extra ({} if the problem fails without capacities too)."""
+    built = build_model(problem, elastic_capacity=True)
+    extras = [(kind, n, e) for kind, n, _, e in built.rows["capacity"]]
+    if not extras:
+        return {}
+    _, x = _solve_for(built, [(1.0, np.array([e for *_, e in extras]))], 0.0, config)
+    caps = problem.network.capacities()
+    return {} if x is None else {
+        f"{kind} capacity of {problem.network.nodes[n]}": {"capacity": float(caps[kind][n]), "extra_needed": float(x[e])}
+        for kind, n, e in extras if x[e] > 1e-6
+    }
+
+
+def _targets(problem: Problem) -> str:
+    parts = [f"fill-rate target {problem.fill_rate:.4g}" if problem.fill_rate is not None else "",
+             f"cycle-service target {problem.cycle_service:.4g}" if problem.cycle_service is not None else "",
+             f"the capital budget {problem.budget:,.2f}" if problem.budget is not None else ""]
+    return " and ".join(p for p in parts if p) or "the model's rows"
 
 
 def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
-    """Say in the planner's terms why no plan meets the targets (exit code 3)."""
-    floor = _min_capital(dataclasses.replace(problem, fill_rate=None), config)
-    least = _min_capital(problem, config) if problem.fill_rate is not None else None
+    """Say in the planner's terms why no plan meets the targets (exit code 3).
+
+    In this order: capacities (an elastic re-solve says how many more units per
+    period each needs), the open-to-buy limit (the least that meets the rest),
+    then the budget and the fill-rate target (least budget, best fill rate).
+    """
+    needs = _capacity_needs(problem, config)
+    if needs:
+        best = _best_fill_rate(problem, config) if problem.fill_rate is not None else None
+        named = "; ".join(f"the {k} ({v['capacity']:g} units{'' if k.startswith('storage') else ' a period'}) "
+                          f"needs {v['extra_needed']:,.2f} more" for k, v in needs.items())
+        msg = f"the {_targets(problem)} cannot be met within the capacities: {named}"
+        if best is not None:
+            msg += f"; the best fill rate within them is {best:.4f}"
+        return InfeasibleError(msg, {"capacities": needs, "best_fill_rate_within_limits": best})
+    if problem.open_to_buy is not None:
+        built = build_model(dataclasses.replace(problem, open_to_buy=None))
+        least, _ = _solve_for(built, *tonight_purchase_value(built), config)
+        if least is not None and least > problem.open_to_buy:
+            msg = (f"the {_targets(problem)} cannot be met within the open-to-buy limit {problem.open_to_buy:,.2f} "
+                   f"on tonight's orders; the least that meets them is {least:,.2f}")
+            return InfeasibleError(msg, {"open_to_buy": problem.open_to_buy, "least_open_to_buy_for_targets": least})
+    floor = _min_capital(dataclasses.replace(problem, fill_rate=None, cycle_service=None), config)
+    targeted = problem.fill_rate is not None or problem.cycle_service is not None
+    least = _min_capital(problem, config) if targeted else None
     best = _best_fill_rate(problem, config) if problem.budget is not None else None
     diag = {
         "budget": problem.budget,
@@ -248,8 +326,14 @@ def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
         if reach is not None:
             msg += f"; the best reachable is {reach:.4f} (today's stock and the lead times fix the first periods)"
         return InfeasibleError(msg, diag)
-    msg = f"the fill-rate target {problem.fill_rate:.4g} cannot be met within the capital budget {problem.budget:,.2f}"
-    msg += f"; the least budget that meets it is {least:,.2f}"
+    if problem.capital_measure != "average":
+        diag["capital_figures_measured_as"] = "average"
+    msg = f"the {_targets(dataclasses.replace(problem, budget=None))} cannot be met"
+    if problem.budget is not None:
+        msg += f" within the capital budget {problem.budget:,.2f}"
+    if least is not None:
+        measured = "" if problem.capital_measure == "average" else " (as an expected average)"
+        msg += f"; the least budget{measured} that meets it is {least:,.2f}"
     if best is not None:
         msg += f"; the best fill rate within the budget is {best:.4f}"
     return InfeasibleError(msg, diag)
@@ -305,7 +389,12 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     built, sol = _solve(problem, config)
     timings.update({k: v for k, v in sol.timings_s.items() if k != "extract"})
     if sol.status == SolveStatus.INFEASIBLE:
-        raise _diagnose(problem, config)
+        error = _diagnose(problem, config)
+        if out is not None:  # the diagnosis, in kpis.json (no plan files: there is no plan)
+            kpis = {"status": "infeasible", "message": str(error), "diagnosis": error.diagnosis, "timings_s": timings}
+            _write({"kpis.json": to_json(kpis).encode()}, config, config_path, inputs.data_files + state_files,
+                   seed, out, timings)
+        raise error
     if sol.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
         raise TimeLimitError(
             f"no feasible plan within solver.time_limit={config.solver.time_limit:g} s; "
@@ -326,6 +415,8 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         "model": {"variables": built.lp.n_cols, "constraints": built.lp.n_rows},
         "timings_s": timings,
     }
+    if sol.mip_gap is not None:  # a MIP: the best plan found and how far from optimal it may be
+        plan.kpis["mip_gap"] = sol.mip_gap
     if config.evaluation.scenarios:
         t = time.perf_counter()
         plan.kpis["in_sample"] = {"cost": sol.objective, "fill_rate": plan.kpis["service"]["expected_fill_rate"]}
@@ -336,7 +427,9 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         plan.kpis["period_dates"] = [pd.Timestamp(d).date().isoformat() for d in period_dates]
     if out is not None:
         t = time.perf_counter()
-        _write(plan, config, config_path, inputs.data_files + state_files, seed, out, timings)
+        files = {"orders.csv": _csv(plan.orders), "stock_positions.csv": _csv(plan.stock_positions),
+                 "kpis.json": to_json(plan.kpis).encode()}
+        _write(files, config, config_path, inputs.data_files + state_files, seed, out, timings)
         timings["write"] = time.perf_counter() - t
     timings["total"] = sum(v for k, v in timings.items() if k != "total")
     return plan
@@ -348,7 +441,8 @@ def _csv(frame: pd.DataFrame) -> bytes:
     return buf.getvalue().encode()
 
 
-def _write(plan: Plan, config: Config, config_path, data_files, seed, out, timings) -> None:
+def _write(files: dict, config: Config, config_path, data_files, seed, out, timings) -> None:
+    """Write ``files`` (name -> bytes) and the manifest into ``out``, atomically."""
     manifest = {
         "command": command_line(),
         "config_file": str(config_path),
@@ -359,10 +453,4 @@ def _write(plan: Plan, config: Config, config_path, data_files, seed, out, timin
         "packages": package_versions(),
         "timings_s": timings,
     }
-    files = {
-        "orders.csv": _csv(plan.orders),
-        "stock_positions.csv": _csv(plan.stock_positions),
-        "kpis.json": to_json(plan.kpis).encode(),
-        "manifest.json": to_json(manifest).encode(),
-    }
-    write_outputs(out, files)
+    write_outputs(out, {**files, "manifest.json": to_json(manifest).encode()})

@@ -11,7 +11,10 @@ same event timing, period by period:
 2. a supplier ships every order; a DC ships, in topological order, what it
    owes plus the new orders of the stock points it feeds, and when it holds
    less it rations **fair share** (each gets the same fraction of what is
-   due) and owes the rest: a rule that sees only the present;
+   due) and owes the rest: a rule that sees only the present. A capacity
+   (lane, throughput, storage) first scales every item's due down by the same
+   fraction to what fits, and the source owes the rest; storage counts as
+   taken what is on hand and on its way, so the rule needs no forecast of sales;
 3. arrivals of the period are put away, then store demand is served
    (lost sales: :math:`\min(D, \text{available})`; backorders: net stock
    goes negative);
@@ -41,6 +44,7 @@ class SimulationResult:
     holding: np.ndarray
     shortage: np.ndarray
     dc_backlog: np.ndarray
+    capacity_backlog: np.ndarray  # units a supplier held back for a capacity, at the shortage cost
     transport: np.ndarray
     short_units: np.ndarray  # store units short over the service periods
     demand_units: np.ndarray  # store demand over the service periods
@@ -48,6 +52,8 @@ class SimulationResult:
     dc_rationed_periods: np.ndarray  # periods in which some DC rationed
     series_short: np.ndarray  # (S, I, J) units short over the service periods
     series_demand: np.ndarray  # (S, I, J)
+    series_stockouts: np.ndarray  # (S, I, J) service periods with a unit short
+    service_periods: np.ndarray  # (J,) periods t >= L_j
 
 
 def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarray, demand: np.ndarray) -> SimulationResult:
@@ -83,16 +89,20 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
     transit = np.zeros((I, N, S, T + Lmax + 1))
     later = np.cumsum(problem.pipeline[:, :, ::-1], axis=2)[:, :, ::-1]
     transit[:, :, :, : T - 1] += later[:, :, None, 1:]
-    owed = np.zeros((I, N, S))  # owed by a DC to stock point n
+    owed = np.zeros((I, N, S))  # owed by a DC, or by a supplier through a capacity, to stock point n
+    capped = set(net.shipped[len(net.dc_fed):].tolist())
+    room = _room(problem, arrivals, on_hand, T)
     used_prev = np.zeros((I, J, S))
     holding = np.zeros(S)
     shortage = np.zeros(S)
     backlog_cost = np.zeros(S)
+    held_back = np.zeros(S)
     transport = np.zeros(S)
     capital = np.zeros(S)
     rationed = np.zeros(S)
     series_short = np.zeros((I, J, S))
     series_dem = np.zeros((I, J, S))
+    series_out = np.zeros((I, J, S))
     service = np.arange(T)[None, :] >= net.lead_time[stores][:, None]  # (J, T)
     store_sub = sub[:, stores].astype(float)  # (N, J)
 
@@ -103,9 +113,15 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
             orders = np.einsum("nj,ijs->ins", store_sub, used_prev)
         any_rationed = np.zeros(S, dtype=bool)
         for n in range(N):  # parents before children
-            if net.parent[n] < 0:  # a supplier ships every order
-                _send(arrivals, transit, orders[:, n], n, t, int(net.lead_time[n]), T)
-                transport += float(net.lane_cost[n]) * orders[:, n].sum(axis=0)
+            if net.parent[n] < 0:  # a supplier ships every order, within the capacities
+                sent = orders[:, n]
+                if n in capped:
+                    due = owed[:, n] + orders[:, n]
+                    sent = due if t == 0 else due * room(n, t, due)[None, :]
+                    owed[:, n] = due - sent
+                    held_back += (problem.shortage_cost[:, None] * owed[:, n]).sum(axis=0)
+                _send(arrivals, transit, sent, n, t, int(net.lead_time[n]), T)
+                transport += float(net.lane_cost[n]) * sent.sum(axis=0)
             kids = np.flatnonzero(net.parent == n)
             if not len(kids):
                 continue
@@ -115,13 +131,14 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
             due = owed[:, kids] + orders[:, kids]  # (I, k, S)
             if t == 0:  # tonight's shipments are the plan's
                 shipped = np.repeat(ship_tonight[:, [fed_pos[c] for c in kids], None], S, axis=2)
-            else:  # fair share when short
-                total = due.sum(axis=1)
+            else:  # within the capacities, then fair share when short
+                fits = due * np.stack([room(c, t, due[:, k]) for k, c in enumerate(kids)])[None, :, :]
+                total = fits.sum(axis=1)
                 available = np.maximum(on_hand[:, n], 0.0)
                 short_dc = total > available + 1e-9
                 frac = np.where(short_dc, available / np.where(total > 0, total, 1.0), 1.0)
                 any_rationed |= short_dc.any(axis=0)
-                shipped = due * frac[:, None, :]
+                shipped = fits * frac[:, None, :]
             owed[:, kids] = due - shipped
             backlog_cost += (problem.shortage_cost[:, None, None] * owed[:, kids]).sum(axis=(0, 1))
             on_hand[:, n] -= shipped.sum(axis=1)
@@ -148,16 +165,18 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
             if service[j, t]:
                 series_short[:, j] += short
                 series_dem[:, j] += d
+                series_out[:, j] += short > 1e-9
         held = np.maximum(on_hand, 0.0)
         holding += np.einsum("ins,in->s", held, problem.holding_cost)
         capital += np.einsum("ins,i->s", held + transit[:, :, :, t], problem.unit_cost) / T
         rationed += any_rationed
-    cost = holding + shortage + backlog_cost + transport
+    cost = holding + shortage + backlog_cost + held_back + transport
     return SimulationResult(
         cost=cost,
         holding=holding,
         shortage=shortage,
         dc_backlog=backlog_cost,
+        capacity_backlog=held_back,
         transport=transport,
         short_units=series_short.sum(axis=(0, 1)),
         demand_units=series_dem.sum(axis=(0, 1)),
@@ -165,7 +184,27 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
         dc_rationed_periods=rationed,
         series_short=np.transpose(series_short, (2, 0, 1)),
         series_demand=np.transpose(series_dem, (2, 0, 1)),
+        series_stockouts=np.transpose(series_out, (2, 0, 1)),
+        service_periods=service.sum(axis=1),
     )
+
+
+def _room(problem: Problem, arrivals, on_hand, T):
+    """``room(n, t, due)``: the fraction (S,) of ``due`` (I, S) that the capacities into ``n`` let ship in ``t``."""
+    net = problem.network
+    caps = net.capacities()
+
+    def room(n, t, due):
+        L = int(net.lead_time[n])
+        free = np.full(due.shape[1], caps["lane"][n])
+        if t + L < T:  # arrivals beyond the horizon meet no capacity row
+            free = np.minimum(free, caps["throughput"][n] - arrivals[:, n, :, t + L].sum(axis=0))
+            coming = arrivals[:, n, :, t : t + L + 1].sum(axis=(0, 2))
+            free = np.minimum(free, caps["storage"][n] - np.maximum(on_hand[:, n], 0.0).sum(axis=0) - coming)
+        total = due.sum(axis=0)
+        return np.where(total > free, np.maximum(free, 0.0) / np.where(total > 0, total, 1.0), 1.0)
+
+    return room
 
 
 def _send(arrivals, transit, shipped, n, t, L, T):
@@ -197,6 +236,7 @@ def summarise(result: SimulationResult) -> dict:
             "holding": float(result.holding.mean()),
             "shortage": float(result.shortage.mean()),
             "dc_backlog": float(result.dc_backlog.mean()),
+            "capacity_backlog": float(result.capacity_backlog.mean()),
             "transport": float(result.transport.mean()),
         },
         "capital": _mean_ci(result.capital),
@@ -208,4 +248,7 @@ def summarise(result: SimulationResult) -> dict:
         out["fill_rate"] = {"mean": float(1 - ratio), "ci95": [float(1 - ratio - 1.96 * se), float(1 - ratio + 1.96 * se)]}
     else:
         out["fill_rate"] = {"mean": 1.0, "ci95": [1.0, 1.0]}
+    # Cycle service: per item x store, the share of service periods without a stock-out.
+    per_series = 1.0 - result.series_stockouts.mean(axis=0) / np.maximum(result.service_periods, 1)[None, :]
+    out["cycle_service"] = {"lowest_item_location": float(per_series.min()), "mean": float(per_series.mean())}
     return out

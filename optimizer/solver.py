@@ -9,6 +9,13 @@ own order, so the model code reads results by block.
 Dual convention: ``row_duals[r]`` is :math:`\\partial z^* / \\partial b_r`,
 the change of the optimal (minimised) cost per unit increase of the
 right-hand side of row ``r``. A binding ``<=`` budget row has a dual <= 0.
+
+A model with integer columns (case packs, minimum order quantities, cycle
+service) is solved as a MIP to the relative gap ``mip_gap`` or the time
+limit, whichever comes first, and the best plan found is returned with its
+gap. Its duals are those of the LP with every integer column fixed at the
+plan's value (the usual prices of a MIP: they hold while the integer
+decisions stay as they are).
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ class Solution:
     objective: float = float("nan")
     x: np.ndarray | None = None
     row_duals: np.ndarray | None = None
+    mip_gap: float | None = None  # relative gap of the best plan found (MIP only)
     message: str = ""
     timings_s: dict = field(default_factory=dict)
 
@@ -66,7 +74,7 @@ def _quiet_stdout():
         os.close(devnull)
 
 
-def _highs(time_limit: float | None, threads: int) -> highspy.Highs:
+def _highs(time_limit: float | None, threads: int, mip_gap: float | None = None) -> highspy.Highs:
     with _quiet_stdout():
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
@@ -75,11 +83,16 @@ def _highs(time_limit: float | None, threads: int) -> highspy.Highs:
     h.setOptionValue("random_seed", 0)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
+    if mip_gap is not None:
+        h.setOptionValue("mip_rel_gap", float(mip_gap))
     return h
 
 
-def load_arrays(h, c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0) -> None:
-    """Pass ``min c x + offset``, ``row_lb <= A x <= row_ub``, ``col_lb <= x <= col_ub`` to ``h``."""
+def load_arrays(h, c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0, integrality=None) -> None:
+    """Pass ``min c x + offset``, ``row_lb <= A x <= row_ub``, ``col_lb <= x <= col_ub`` to ``h``.
+
+    ``integrality`` (bool per column, optional) marks the integer columns.
+    """
     inf = highspy.kHighsInf
     lp = highspy.HighsLp()
     lp.num_col_ = int(a_csc.shape[1])
@@ -94,20 +107,54 @@ def load_arrays(h, c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0) -> N
     lp.a_matrix_.start_ = a_csc.indptr
     lp.a_matrix_.index_ = a_csc.indices
     lp.a_matrix_.value_ = a_csc.data
+    if integrality is not None and np.any(integrality):
+        lp.integrality_ = [highspy.HighsVarType.kInteger if k else highspy.HighsVarType.kContinuous
+                           for k in integrality]
     h.passModel(lp)
 
 
-def solve_arrays(c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0, time_limit=None, threads=1):
+def solve_arrays(c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0, time_limit=None, threads=1,
+                 integrality=None, mip_gap=None):
     """Solve ``min c x + offset`` s.t. ``row_lb <= A x <= row_ub``, ``col_lb <= x <= col_ub``.
+
+    With ``integrality`` (bool per column) the problem is a MIP, solved to
+    the relative gap ``mip_gap`` (HiGHS's default 1e-4 when None); the
+    solution then carries the gap, and its duals are the LP's with the
+    integer columns fixed at the plan's values (see the module docstring).
 
     Returns a :class:`Solution` whose arrays are in the order given.
     """
     t0 = time.perf_counter()
-    h = _highs(time_limit, threads)
-    load_arrays(h, c, a_csc, col_lb, col_ub, row_lb, row_ub, offset=offset)
+    mip = integrality is not None and bool(np.any(integrality))
+    h = _highs(time_limit, threads, mip_gap if mip else None)
+    load_arrays(h, c, a_csc, col_lb, col_ub, row_lb, row_ub, offset=offset, integrality=integrality)
     t1 = time.perf_counter()
     h.run()
-    t2 = time.perf_counter()
+    sol = _read(h)
+    if mip and sol.x is not None:
+        sol.mip_gap = float(h.getInfo().mip_gap)
+        fixed = _fixed_integer_lp(h, sol.x, np.asarray(integrality, bool))
+        if fixed.x is not None:  # always, for a feasible plan; without it the plan keeps no duals
+            sol.x, sol.row_duals, sol.objective = fixed.x, fixed.row_duals, fixed.objective
+        else:
+            sol.row_duals = None
+    sol.timings_s = {"highs_load": t1 - t0, "solve": time.perf_counter() - t1}
+    return sol
+
+
+def _fixed_integer_lp(h, x, integer) -> Solution:
+    """Re-solve ``h``'s model as an LP with its integer columns fixed at ``x`` (for duals)."""
+    idx = np.flatnonzero(integer).astype(np.int32)
+    value = np.round(x[idx])
+    h.changeColsIntegrality(len(idx), idx, np.full(len(idx), highspy.HighsVarType.kContinuous))
+    h.changeColsBounds(len(idx), idx, value, value)
+    h.setOptionValue("time_limit", highspy.kHighsInf)
+    h.run()
+    return _read(h)
+
+
+def _read(h) -> Solution:
+    """The status, objective, values and duals HiGHS holds after ``run``."""
     status = h.getModelStatus()
     info = h.getInfo()
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
@@ -127,7 +174,6 @@ def solve_arrays(c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0, time_l
         sol.objective = float(info.objective_function_value)
         sol.x = np.asarray(s.col_value, float)
         sol.row_duals = np.asarray(s.row_dual, float) if s.dual_valid else None
-    sol.timings_s = {"highs_load": t1 - t0, "solve": t2 - t1}
     return sol
 
 
@@ -148,6 +194,7 @@ class Compiled:
     offset: float
     cols: np.ndarray
     rows: np.ndarray
+    integrality: np.ndarray
 
 
 def compile_pyomo(model: pyo.ConcreteModel) -> Compiled:
@@ -174,10 +221,11 @@ def compile_pyomo(model: pyo.ConcreteModel) -> Compiled:
         offset=float(np.sum(info.c_offset)) if np.size(info.c_offset) else 0.0,
         cols=cols,
         rows=rows,
+        integrality=np.fromiter((v.is_integer() for v in info.columns), dtype=bool, count=len(info.columns)),
     )
 
 
-def solve_pyomo(model: pyo.ConcreteModel, n_rows: int, *, time_limit=None, threads=1) -> Solution:
+def solve_pyomo(model: pyo.ConcreteModel, n_rows: int, *, time_limit=None, threads=1, mip_gap=None) -> Solution:
     """Compile ``model`` to standard form, solve it with HiGHS, map results back.
 
     Parameters
@@ -194,7 +242,7 @@ def solve_pyomo(model: pyo.ConcreteModel, n_rows: int, *, time_limit=None, threa
     t1 = time.perf_counter()
     sol = solve_arrays(
         k.c, k.a_csc, k.col_lb, k.col_ub, k.row_lb, k.row_ub,
-        offset=k.offset, time_limit=time_limit, threads=threads,
+        offset=k.offset, time_limit=time_limit, threads=threads, integrality=k.integrality, mip_gap=mip_gap,
     )
     t2 = time.perf_counter()
     if sol.x is not None:

@@ -148,7 +148,10 @@ def test_budget_that_cannot_meet_the_service_target_exits_3(write_config, tmp_pa
     assert code == 3
     assert "cannot be met within the capital budget 2.00" in err
     assert "the least budget that meets it is" in err and "the best fill rate within the budget is" in err
-    assert not (tmp_path / "out").exists()
+    # The diagnosis is written to kpis.json; there is no plan to write.
+    kpis = json.loads((tmp_path / "out" / "kpis.json").read_text())
+    assert kpis["status"] == "infeasible" and kpis["diagnosis"]["least_budget_for_target"] > 2.0
+    assert not (tmp_path / "out" / "orders.csv").exists()
 
 
 def test_validate_checks_without_solving(write_config, capsys):

@@ -113,3 +113,56 @@ def test_sample_optimum_is_the_exact_order_statistic(write_config):
     k = int(np.ceil(37 * 0.70 / 0.88))
     # (the files round to 4 decimals)
     assert plan.stock_positions["target_position"].iloc[0] == pytest.approx(demand[k - 1], abs=1e-4)
+
+
+def test_cycle_service_level_is_the_demand_quantile(write_config):
+    # A chance constraint P(no stock-out in a period) >= alpha, solved as a MIP with one binary
+    # per scenario, and no shortage cost: the least S with P(D > S) <= 1 - alpha, the
+    # ceil(alpha S)-th order statistic of the sample; for N(50, 8^2) and alpha = 0.9 the normal
+    # quantile 50 + 8 z_0.9 = 60.25 (e.g. Snyder & Shen, section 4.3.2, type-1 service).
+    from optimizer.config import load_config
+    from optimizer.inputs import prepare
+    from scenarios import sample_scenarios
+
+    config = single_stage(
+        items=[{"id": "widget", "unit_cost": 1.0, "holding_cost": 0.18, "shortage_cost": 0.0}],
+        scenarios={"count": 200, "seed": 1},
+        constraints={"service": {"cycle_service": 0.9}},
+        evaluation={"scenarios": 4000, "replications": 0},
+    )
+    path = write_config(config)
+    plan = run(path)
+    demand = np.sort(sample_scenarios(prepare(load_config(path), path).demand_table, 200, seed=1).demand.ravel())
+    target = plan.stock_positions["target_position"].iloc[0]
+    assert target == pytest.approx(demand[int(np.ceil(0.9 * 200)) - 1], abs=1e-4)
+    # Latin hypercube: the 180th of 200 draws lies in the stratum [0.895, 0.9) of the normal,
+    # 60.02..60.25.
+    assert stats.norm.ppf(0.895, 50, 8) <= target <= stats.norm.ppf(0.9, 50, 8) + 1e-4
+    assert plan.kpis["cycle_service"]["lowest_item_location"] == pytest.approx(0.9)
+    assert plan.kpis["mip_gap"] <= 1e-4
+    # Replayed on 4,000 fresh scenarios, no stock-out with probability P(D <= S) (3 standard errors).
+    replayed = plan.kpis["out_of_sample"]["cycle_service"]["lowest_item_location"]
+    assert replayed == pytest.approx(stats.norm.cdf(target, 50, 8), abs=3 * np.sqrt(0.9 * 0.1 / 4000))
+
+
+def test_mip_duals_come_from_the_lp_with_the_integers_fixed(write_config):
+    # Two items share a budget; one comes in case packs of 12, the other does not. With the
+    # packs fixed, the budget's price is the continuous item's marginal saving per unit of
+    # capital, [p - (h + p) F(S)] / F(S) (dC/dS over dCapital/dS), at its own stock S.
+    from optimizer.config import load_config
+    from optimizer.inputs import prepare
+    from scenarios import sample_scenarios
+
+    items = [{"id": "widget", "unit_cost": 1.0, "holding_cost": 0.18, "shortage_cost": 0.70, "case_pack": 12},
+             {"id": "gadget", "unit_cost": 1.0, "holding_cost": 0.18, "shortage_cost": 0.70}]
+    config = single_stage(items=items, scenarios={"count": 300, "seed": 2}, evaluation={"scenarios": 0},
+                          constraints={"capital": {"budget": 9.0}})
+    path = write_config(config)
+    plan = run(path)
+    sample = sample_scenarios(prepare(load_config(path), path).demand_table, 300, seed=2)
+    d = sample.demand[:, sample.items.index("gadget"), 0, 0]
+    s = plan.stock_positions.set_index("item")["target_position"]
+    assert s["widget"] % 12 == pytest.approx(0, abs=1e-6)
+    assert plan.kpis["capital"]["used"] == pytest.approx(9.0, abs=1e-6)
+    F = np.mean(d < s["gadget"])
+    assert plan.kpis["capital"]["shadow_price"] == pytest.approx((0.70 - 0.88 * F) / F, rel=1e-3)
