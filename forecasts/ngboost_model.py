@@ -12,7 +12,10 @@ where :math:`x` are the horizon-safe features of :mod:`forecasts.features`
 :math:`\\theta` its parameters, each a sum of ``n_estimators`` depth-3 trees
 fitted by natural-gradient boosting on the log score (NGBoost, Duan et al.
 2020). The trees are :class:`forecasts.learners.BinnedTreeRegressor` on
-features binned once into ``uint8`` codes.
+features binned once into ``uint8`` codes, the booster is
+:class:`forecasts.booster.FastNGBRegressor` and the Poisson, Normal and
+LogNormal are the closed-form classes of :mod:`forecasts.closed_form` (the
+same models as ngboost's, fitted faster; issue 10).
 
 Families (``family=``) and what the :class:`~forecasts.distributions.DistributionTable` gets:
 
@@ -21,8 +24,8 @@ family                 NGBoost distribution          table parameters
 =====================  ============================  ==================================
 ``negative_binomial``  :mod:`forecasts.negative_      mean, dispersion (exact)
                        binomial` (log mu, log k)
-``poisson``            ``ngboost.distns.Poisson``     mean (exact)
-``normal``             ``ngboost.distns.Normal``      mean, std (exact)
+``poisson``            ``Poisson`` (log mu)          mean (exact)
+``normal``             ``Normal`` (mean, log std)    mean, std (exact)
 ``lognormal``          ``LogNormal`` of Y + c         mu, sigma matched to the mean and
                                                       variance of Y (= X - c)
 ``gamma``              ``Gamma`` of Y + c             mean, std of Y (= X - c)
@@ -77,10 +80,11 @@ from os import PathLike
 
 import numpy as np
 import pandas as pd
-from ngboost import NGBRegressor
-from ngboost.distns import Gamma, LogNormal, Normal, Poisson
+from ngboost.distns import Gamma
 from ngboost.scores import LogScore
 
+from .booster import FastNGBRegressor
+from .closed_form import FastLogNormal, FastNormal, FastPoisson
 from .distributions import DistributionTable
 from .features import _SalesStats, build_panel, origin_features, training_rows
 from .history import REQUIRED_COLUMNS, read_calendar, validate_history
@@ -92,11 +96,11 @@ __all__ = ["FAMILY_DISTRIBUTIONS", "NGBoostForecaster"]
 #: NGBoost distribution fitted for each family name.
 FAMILY_DISTRIBUTIONS = {
     "negative_binomial": NegativeBinomial,
-    "poisson": Poisson,
-    "normal": Normal,
-    "lognormal": LogNormal,
+    "poisson": FastPoisson,
+    "normal": FastNormal,
+    "lognormal": FastLogNormal,
     "gamma": Gamma,
-    "shifted_lognormal": LogNormal,
+    "shifted_lognormal": FastLogNormal,
 }
 _SHIFTED = ("lognormal", "gamma", "shifted_lognormal")
 
@@ -170,8 +174,8 @@ class NGBoostForecaster:
         ``item, location`` of every series forecast.
     feature_names_ : list of str
         Model inputs, in column order.
-    model_ : ngboost.NGBRegressor
-        The fitted booster (inputs: :attr:`binner_` codes).
+    model_ : forecasts.booster.FastNGBRegressor
+        The fitted booster (an ``ngboost.NGBRegressor``; inputs: :attr:`binner_` codes).
     binner_ : forecasts.learners.QuantileBinner
         Feature binning fitted on the training rows.
     n_training_rows_ : int
@@ -305,7 +309,7 @@ class NGBoostForecaster:
             y = y + self.continuous_offset
         self.binner_ = QuantileBinner().fit(X.to_numpy())
         codes = self.binner_.transform(X.to_numpy())
-        self.model_ = NGBRegressor(
+        self.model_ = FastNGBRegressor(
             Dist=FAMILY_DISTRIBUTIONS[self.family],
             Score=LogScore,
             Base=BinnedTreeRegressor(
