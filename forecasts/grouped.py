@@ -25,7 +25,33 @@ from .distributions import DistributionTable
 from .history import KEYS, read_calendar, validate_history
 from .ngboost_model import NGBoostForecaster
 
-__all__ = ["GroupedForecaster"]
+__all__ = ["GroupedForecaster", "split_by"]
+
+
+def split_by(history: pd.DataFrame, group_by: str | None) -> dict:
+    """The history's rows per group value (sorted; ``{None: history}`` without ``group_by``).
+
+    Raises ValueError when ``group_by`` is not a column or changes within an
+    item x location.
+    """
+    if group_by is None:
+        return {None: history}
+    if group_by not in history.columns:
+        raise ValueError(
+            f"group_by={group_by!r} is not a history column; use one of "
+            f"{list(history.columns)} or None for one global model"
+        )
+    per_series = history.groupby(list(KEYS[:2]))[group_by].nunique(dropna=False)
+    if (per_series > 1).any():
+        item, location = per_series.index[per_series.to_numpy() > 1][0]
+        raise ValueError(
+            f"group_by={group_by!r} changes within series item={item!r}, "
+            f"location={location!r}; group by a column constant per item x location"
+        )
+    return {
+        key: part.reset_index(drop=True)
+        for key, part in history.groupby(group_by, sort=True, dropna=False)
+    }
 
 
 def _fit_one(params: dict, history: pd.DataFrame, origin, calendar) -> NGBoostForecaster:
@@ -71,25 +97,7 @@ class GroupedForecaster:
         history = validate_history(history)
         if isinstance(calendar, (str, PathLike)):
             calendar = read_calendar(calendar)
-        if self.group_by is None:
-            parts = {None: history}
-        else:
-            if self.group_by not in history.columns:
-                raise ValueError(
-                    f"group_by={self.group_by!r} is not a history column; use one of "
-                    f"{list(history.columns)} or None for one global model"
-                )
-            per_series = history.groupby(list(KEYS[:2]))[self.group_by].nunique(dropna=False)
-            if (per_series > 1).any():
-                item, location = per_series.index[per_series.to_numpy() > 1][0]
-                raise ValueError(
-                    f"group_by={self.group_by!r} changes within series item={item!r}, "
-                    f"location={location!r}; group by a column constant per item x location"
-                )
-            parts = {
-                key: part.reset_index(drop=True)
-                for key, part in history.groupby(self.group_by, sort=True, dropna=False)
-            }
+        parts = split_by(history, self.group_by)
         groups = list(parts)
         if self.n_jobs == 1 or len(groups) == 1:
             models = [_fit_one(self.params, parts[g], origin, calendar) for g in groups]

@@ -147,6 +147,11 @@ class Forecast(_Model):
     n_estimators: Optional[int] = Field(None, ge=1, description="Boosting iterations (default: the forecaster's).")
     learning_rate: Optional[float] = Field(None, gt=0, description="Boosting learning rate (default: the forecaster's).")
     options: dict = Field(default_factory=dict, description="Further keyword options for NGBoostForecaster.")
+    group_by: Optional[str] = Field(
+        None, description="History column constant per item x location (e.g. department): one model per "
+        "group, same options and seed (default: one global model).",
+    )
+    n_jobs: int = Field(1, ge=1, description="Processes fitting the groups of group_by at once.")
 
 
 class Economics(_Model):

@@ -174,6 +174,7 @@ def prepare(config: Config, config_file) -> Inputs:
         With the file, the key or row, and the fix.
     """
     from forecasts import read_calendar, read_history  # the forecast stage owns these formats
+    from forecasts.grouped import split_by
 
     config_file = str(config_file)
     net = network_arrays(config)
@@ -210,6 +211,11 @@ def prepare(config: Config, config_file) -> Inputs:
                              f"({history['date'].min().date()}..{last.date()})", "choose a date inside it")
         history = history[history["date"] <= as_of].reset_index(drop=True)
         items = tuple(sorted(history["item"].astype(str).unique()))
+        try:  # one model per group: the column must exist and be constant per series
+            split_by(history, config.forecast.group_by)
+        except ValueError as exc:
+            raise InputError(config_file, "forecast.group_by", str(exc),
+                             "name a column of the history constant per item x location") from None
     else:
         items = tuple(i.id for i in config.items)
 

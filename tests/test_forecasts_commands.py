@@ -14,3 +14,38 @@ def test_backtest_needs_two_origins(capsys, tmp_path):
     code = main(["forecast", "configs/m5.yaml", "--backtest", "--origins", "1", "--out", str(tmp_path / "o")])
     assert code == 2
     assert "--origins: needs at least 2 origins" in capsys.readouterr().err
+
+
+def _small_history_config(tmp_path, forecast):
+    import pandas as pd
+
+    dates = pd.date_range("2020-01-01", periods=60).strftime("%Y-%m-%d")
+    rows = [(i, "S1", d, k % 3, dept) for i, dept in (("A", "D1"), ("B", "D2")) for k, d in enumerate(dates)]
+    pd.DataFrame(rows, columns=["item", "location", "date", "quantity", "department"]).to_csv(
+        tmp_path / "h.csv", index=False
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "periods: 2\nhistory: {path: h.csv}\n"
+        "network:\n  nodes: [{id: plant, kind: supplier}, {id: S1, kind: store}]\n"
+        "  lanes: [{source: plant, destination: S1, lead_time: 0}]\n"
+        "items: [{id: A, unit_cost: 1, holding_cost: 0.1, shortage_cost: 1},"
+        " {id: B, unit_cost: 1, holding_cost: 0.1, shortage_cost: 1}]\n"
+        f"forecast: {forecast}\n"
+    )
+    return config
+
+
+def test_forecast_group_by_is_checked_against_the_history(capsys, tmp_path):
+    from optimizer.config import load_config
+    from optimizer.run import make_forecaster
+
+    bad = _small_history_config(tmp_path, "{group_by: date}")
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "c.yaml: forecast.group_by: group_by='date' changes within series item='A'" in err
+    assert err.count("\n") == 1
+    good = _small_history_config(tmp_path, "{group_by: department, n_jobs: 2}")
+    assert main(["validate", str(good)]) == 0
+    fc = make_forecaster(load_config(good), seed=0)
+    assert (fc.group_by, fc.n_jobs, fc.params["family"]) == ("department", 2, "lognormal")
