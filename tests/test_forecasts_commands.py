@@ -1,5 +1,7 @@
 """`echelon forecast` / `echelon explain`: user mistakes are one line and exit code 2."""
 
+import numpy as np
+
 from optimizer.cli import main
 
 
@@ -49,3 +51,14 @@ def test_forecast_group_by_is_checked_against_the_history(capsys, tmp_path):
     assert main(["validate", str(good)]) == 0
     fc = make_forecaster(load_config(good), seed=0)
     assert (fc.group_by, fc.n_jobs, fc.params["family"]) == ("department", 2, "lognormal")
+
+
+def test_explain_with_group_by_explains_the_series_group_model(capsys, tmp_path):
+    from forecasts import GroupedForecaster, read_history
+    from optimizer.forecast_commands import explain_command
+
+    config = _small_history_config(tmp_path, "{group_by: department, n_estimators: 10}")
+    rows = explain_command(config, "B", "S1", log=lambda *_: None)
+    grouped = GroupedForecaster(group_by="department", horizon=2, n_estimators=10, random_state=0)
+    table = grouped.fit(read_history(tmp_path / "h.csv")).predict().quantiles()
+    np.testing.assert_allclose(rows["mean"], table.loc[table["item"] == "B", "mean"], rtol=1e-9)
