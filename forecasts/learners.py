@@ -81,6 +81,7 @@ class QuantileBinner:
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        """Bin codes of ``X``: ``uint8``, column-major (each feature's codes contiguous)."""
         X = np.asarray(X, dtype=float)
         if X.shape[1] != len(self.edges_):
             raise ValueError(
