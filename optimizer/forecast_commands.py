@@ -271,8 +271,9 @@ def explain_command(config_path, item: str, location: str, out=None, *, seed=Non
         if group.empty:
             raise InputError(config.history.path, "item", f"no rows of {item!r} at {location!r}",
                              "choose an item sold at that location")
+        params = fc.params_for(group.iloc[0], list(history[group_by].unique()))
         history = history[history[group_by] == group.iloc[0]]
-        fc = NGBoostForecaster(**fc.params)
+        fc = NGBoostForecaster(**params)
     fc.fit(history, origin=inputs.as_of, calendar=inputs.calendar)
     rows, shap_all = explain(fc, item, location)
     log(f"{item} at {location}, forecast as of {fc.origin_.date()} ({fc.family}; "

@@ -53,12 +53,32 @@ def test_forecast_group_by_is_checked_against_the_history(capsys, tmp_path):
     assert (fc.group_by, fc.n_jobs, fc.params["family"]) == ("department", 2, "lognormal")
 
 
+def test_family_per_group_is_checked(capsys, tmp_path):
+    cases = {
+        "{family: {D1: normal}}": "forecast.family: a family per group needs forecast.group_by",
+        "{group_by: department, family: {D9: normal, default: poisson}}":
+            "forecast.family: family names group 'D9', which is not a group; the groups are ['D1', 'D2']",
+        "{group_by: department, family: {D1: normal}}":
+            "forecast.family: family has no entry for group 'D2'; add it or a 'default' entry",
+    }
+    for forecast, message in cases.items():
+        assert main(["validate", str(_small_history_config(tmp_path, forecast))]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+
+
 def test_explain_with_group_by_explains_the_series_group_model(capsys, tmp_path):
     from forecasts import GroupedForecaster, read_history
     from optimizer.forecast_commands import explain_command
 
-    config = _small_history_config(tmp_path, "{group_by: department, n_estimators: 10}")
+    family = "{D2: poisson, default: normal}"
+    config = _small_history_config(tmp_path, f"{{group_by: department, n_estimators: 10, family: {family}}}")
     rows = explain_command(config, "B", "S1", log=lambda *_: None)
-    grouped = GroupedForecaster(group_by="department", horizon=2, n_estimators=10, random_state=0)
-    table = grouped.fit(read_history(tmp_path / "h.csv")).predict().quantiles()
-    np.testing.assert_allclose(rows["mean"], table.loc[table["item"] == "B", "mean"], rtol=1e-9)
+    grouped = GroupedForecaster(
+        group_by="department", horizon=2, n_estimators=10, random_state=0,
+        family={"D2": "poisson", "default": "normal"},
+    )
+    table = grouped.fit(read_history(tmp_path / "h.csv")).predict()
+    assert dict(zip(table.frame["item"], table.frame["family"])) == {"A": "normal", "B": "poisson"}
+    q = table.quantiles()
+    np.testing.assert_allclose(rows["mean"], q.loc[q["item"] == "B", "mean"], rtol=1e-9)
