@@ -156,6 +156,10 @@ class Forecast(_Model):
         "group, same options and seed (default: one global model).",
     )
     n_jobs: int = Field(1, ge=1, description="Processes fitting the groups of group_by at once.")
+    recalibrate: bool = Field(
+        False, description="Quantile-recalibrate the forecast by the PITs of the same model fitted `periods` "
+        "days earlier (one more fit; scenarios/recalibration.py).",
+    )
 
 
 class Economics(_Model):

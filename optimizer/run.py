@@ -70,6 +70,11 @@ def forecast_demand(config: Config, inputs: Inputs, seed: int):
     fc = make_forecaster(config, seed)
     fc.fit(inputs.history, origin=inputs.as_of, calendar=inputs.calendar)
     table = fc.predict()
+    if config.forecast.recalibrate:
+        from scenarios.recalibration import recalibrate
+
+        table = recalibrate(table, make_forecaster(config, seed), inputs.history, inputs.calendar,
+                            config.periods, seed)
     return table, fc.period_dates_
 
 

@@ -82,3 +82,27 @@ def test_explain_with_group_by_explains_the_series_group_model(capsys, tmp_path)
     assert dict(zip(table.frame["item"], table.frame["family"])) == {"A": "normal", "B": "poisson"}
     q = table.quantiles()
     np.testing.assert_allclose(rows["mean"], q.loc[q["item"] == "B", "mean"], rtol=1e-9)
+
+
+def test_run_forecast_is_recalibrated_by_the_pits_of_an_earlier_fit(tmp_path):
+    # q'(u) = q(G^-1(u)), G the empirical CDF of the PITs of the same model fitted
+    # `periods` dates earlier and scored on the days up to the as-of date.
+    from forecasts.metrics import midpoint_levels
+    from optimizer.config import load_config
+    from optimizer.inputs import prepare
+    from optimizer.run import forecast_demand, make_forecaster
+    from scenarios.recalibration import earlier_pits
+
+    path = _small_history_config(tmp_path, "{recalibrate: true, n_estimators: 10}")
+    config = load_config(path)
+    inputs = prepare(config, path)
+    table, _ = forecast_demand(config, inputs, seed=0)
+    assert set(table.frame["family"]) == {"empirical"} and len(table.frame) == 2 * 2
+    raw = make_forecaster(config, 0).fit(inputs.history, origin=inputs.as_of).predict()
+    pits = earlier_pits(make_forecaster(config, 0), inputs.history, None, 2, seed=0)
+    assert pits.shape == (2 * 2,) and ((pits >= 0) & (pits <= 1)).all()
+    u = midpoint_levels(200)
+    warped = np.clip(np.quantile(pits, u), 1e-6, 1 - 1e-6)
+    expected = np.sort(raw.ppf(np.broadcast_to(warped[:, None], (200, 4))), axis=0)
+    got = np.stack(table.frame["values"].to_numpy(), axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
