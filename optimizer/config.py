@@ -308,7 +308,8 @@ def _model_at(loc):
 
 def _input_error(file: str, err: ValidationError) -> InputError:
     e = err.errors()[0]
-    loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p in FAMILIES))
+    # drop pydantic's union-member tags: family names, and types such as "literal[...]"
+    loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and (p in FAMILIES or "[" in p)))
     key = _dotted(loc) or "(top level)"
     received = e.get("input")
     if e["type"] == "extra_forbidden":

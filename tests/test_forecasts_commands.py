@@ -60,6 +60,7 @@ def test_family_per_group_is_checked(capsys, tmp_path):
             "forecast.family: family names group 'D9', which is not a group; the groups are ['D1', 'D2']",
         "{group_by: department, family: {D1: normal}}":
             "forecast.family: family has no entry for group 'D2'; add it or a 'default' entry",
+        "{family: lognormall}": "forecast.family: input should be 'lognormal', 'negative_binomial'",
     }
     for forecast, message in cases.items():
         assert main(["validate", str(_small_history_config(tmp_path, forecast))]) == 2
