@@ -25,7 +25,57 @@ from .distributions import DistributionTable
 from .history import KEYS, read_calendar, validate_history
 from .ngboost_model import NGBoostForecaster
 
-__all__ = ["GroupedForecaster"]
+__all__ = ["GroupedForecaster", "family_per_group", "split_by"]
+
+
+def split_by(history: pd.DataFrame, group_by: str | None) -> dict:
+    """The history's rows per group value (sorted; ``{None: history}`` without ``group_by``).
+
+    Raises ValueError when ``group_by`` is not a column or changes within an
+    item x location.
+    """
+    if group_by is None:
+        return {None: history}
+    if group_by not in history.columns:
+        raise ValueError(
+            f"group_by={group_by!r} is not a history column; use one of "
+            f"{list(history.columns)} or None for one global model"
+        )
+    per_series = history.groupby(list(KEYS[:2]))[group_by].nunique(dropna=False)
+    if (per_series > 1).any():
+        item, location = per_series.index[per_series.to_numpy() > 1][0]
+        raise ValueError(
+            f"group_by={group_by!r} changes within series item={item!r}, "
+            f"location={location!r}; group by a column constant per item x location"
+        )
+    return {
+        key: part.reset_index(drop=True)
+        for key, part in history.groupby(group_by, sort=True, dropna=False)
+    }
+
+
+def family_per_group(family, groups) -> dict:
+    """The family of each group: ``family`` itself, or its entry in a mapping.
+
+    A mapping takes group values (as strings) to families, and ``"default"`` to the
+    family of groups it does not name. Raises ValueError for a key that is not a
+    group or a group left without a family.
+    """
+    if not isinstance(family, dict):
+        return {g: family for g in groups}
+    names = {str(g): g for g in groups}
+    unknown = sorted(set(family) - set(names) - {"default"})
+    if unknown:
+        raise ValueError(
+            f"family names group {unknown[0]!r}, which is not a group; the groups are "
+            f"{sorted(names)} (and 'default' for the rest)"
+        )
+    missing = [k for k in sorted(names) if k not in family and "default" not in family]
+    if missing:
+        raise ValueError(
+            f"family has no entry for group {missing[0]!r}; add it or a 'default' entry"
+        )
+    return {names[k]: family.get(k, family.get("default")) for k in names}
 
 
 def _fit_one(params: dict, history: pd.DataFrame, origin, calendar) -> NGBoostForecaster:
@@ -44,7 +94,8 @@ class GroupedForecaster:
         Processes fitting groups at once (1: in this process).
     **params
         Parameters of every group's :class:`~forecasts.NGBoostForecaster`
-        (``horizon``, ``family``, ``random_state``, ...).
+        (``horizon``, ``family``, ``random_state``, ...); ``family`` may also map
+        group values to families, ``"default"`` to the rest (:func:`family_per_group`).
 
     Attributes
     ----------
@@ -71,28 +122,11 @@ class GroupedForecaster:
         history = validate_history(history)
         if isinstance(calendar, (str, PathLike)):
             calendar = read_calendar(calendar)
-        if self.group_by is None:
-            parts = {None: history}
-        else:
-            if self.group_by not in history.columns:
-                raise ValueError(
-                    f"group_by={self.group_by!r} is not a history column; use one of "
-                    f"{list(history.columns)} or None for one global model"
-                )
-            per_series = history.groupby(list(KEYS[:2]))[self.group_by].nunique(dropna=False)
-            if (per_series > 1).any():
-                item, location = per_series.index[per_series.to_numpy() > 1][0]
-                raise ValueError(
-                    f"group_by={self.group_by!r} changes within series item={item!r}, "
-                    f"location={location!r}; group by a column constant per item x location"
-                )
-            parts = {
-                key: part.reset_index(drop=True)
-                for key, part in history.groupby(self.group_by, sort=True, dropna=False)
-            }
+        parts = split_by(history, self.group_by)
         groups = list(parts)
+        params = {g: self.params_for(g, groups) for g in groups}
         if self.n_jobs == 1 or len(groups) == 1:
-            models = [_fit_one(self.params, parts[g], origin, calendar) for g in groups]
+            models = [_fit_one(params[g], parts[g], origin, calendar) for g in groups]
         else:
             # spawn, not fork: a forked child of a process that has started OpenMP
             # threads (the histogram kernel) can hang.
@@ -100,7 +134,7 @@ class GroupedForecaster:
             workers = min(self.n_jobs, len(groups))
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 futures = [
-                    pool.submit(_fit_one, self.params, parts[g], origin, calendar) for g in groups
+                    pool.submit(_fit_one, params[g], parts[g], origin, calendar) for g in groups
                 ]
                 models = [f.result() for f in futures]
         self.groups_ = groups
@@ -109,6 +143,12 @@ class GroupedForecaster:
         self.origin_ = first.origin_
         self.period_dates_ = first.period_dates_
         return self
+
+    def params_for(self, group, groups) -> dict:
+        """The :class:`~forecasts.NGBoostForecaster` parameters of ``group`` (one of ``groups``)."""
+        if "family" not in self.params:
+            return dict(self.params)
+        return dict(self.params, family=family_per_group(self.params["family"], groups)[group])
 
     def predict(self) -> DistributionTable:
         """Every group's table joined into one (sorted by item, location, period)."""

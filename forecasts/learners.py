@@ -32,6 +32,20 @@ N_BINS = 256
 MISSING_BIN = N_BINS - 1
 
 
+def _codes_at(X: np.ndarray, feature: np.ndarray) -> np.ndarray:
+    """``X[i, feature[i]]`` for every row ``i``: one ``take`` from the flat buffer.
+
+    ``X`` is ``uint8`` (strides in bytes are strides in elements), C- or
+    F-contiguous; anything else is copied to C order first.
+    """
+    if not (X.flags.c_contiguous or X.flags.f_contiguous):
+        X = np.ascontiguousarray(X)
+    row_stride, col_stride = X.strides
+    flat_index = feature * col_stride
+    flat_index += np.arange(0, X.shape[0] * row_stride, row_stride)
+    return np.take(X.ravel(order="K"), flat_index)
+
+
 class QuantileBinner:
     """Map float features to ``uint8`` bin codes by training quantiles.
 
@@ -67,12 +81,13 @@ class QuantileBinner:
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        """Bin codes of ``X``: ``uint8``, column-major (each feature's codes contiguous)."""
         X = np.asarray(X, dtype=float)
         if X.shape[1] != len(self.edges_):
             raise ValueError(
                 f"X has {X.shape[1]} features; the binner was fitted on {len(self.edges_)}"
             )
-        out = np.empty(X.shape, dtype=np.uint8)
+        out = np.empty(X.shape, dtype=np.uint8, order="F")  # a column per feature, as trees scan
         for j, edges in enumerate(self.edges_):
             col = X[:, j]
             codes = np.searchsorted(edges, col, side="left")
@@ -205,7 +220,6 @@ class BinnedTreeRegressor(RegressorMixin, BaseEstimator):
         n_internal = 2**self.max_depth - 1
         features = np.zeros(n_internal, dtype=np.intp)
         thresholds = np.full(n_internal, N_BINS - 1, dtype=np.intp)
-        rows = np.arange(n)
         hist = _Histograms(X, y, w, unweighted)
         g_par = c_par = None
         for depth in range(self.max_depth):
@@ -231,8 +245,7 @@ class BinnedTreeRegressor(RegressorMixin, BaseEstimator):
             thr = np.where(valid, best % N_BINS, N_BINS - 1)
             features[first : first + n_nodes] = feat
             thresholds[first : first + n_nodes] = thr
-            go_right = X[rows, feat[node]] > thr[node]
-            node = 2 * node + go_right
+            node = 2 * node + (_codes_at(X, feat[node]) > thr[node])
         n_leaves = 2**self.max_depth
         sums = np.bincount(node, weights=wy, minlength=n_leaves)
         counts = np.bincount(node, weights=w, minlength=n_leaves)
@@ -244,14 +257,12 @@ class BinnedTreeRegressor(RegressorMixin, BaseEstimator):
     def apply(self, X) -> np.ndarray:
         """Leaf index (0..2**max_depth-1) of every row."""
         X = np.asarray(X)
-        n = X.shape[0]
-        rows = np.arange(n)
-        node = np.zeros(n, dtype=np.intp)
+        node = np.zeros(X.shape[0], dtype=np.intp)
         for depth in range(self.max_depth):
             first = 2**depth - 1
-            feat = self.features_[first + node]
-            thr = self.thresholds_[first + node]
-            node = 2 * node + (X[rows, feat] > thr)
+            node = 2 * node + (
+                _codes_at(X, self.features_[first + node]) > self.thresholds_[first + node]
+            )
         return node
 
     def predict(self, X) -> np.ndarray:

@@ -44,6 +44,8 @@ from ngboost.distns.distn import RegressionDistn
 from ngboost.scores import LogScore
 from scipy import special, stats
 
+from .closed_form import DiagonalFisher
+
 __all__ = ["NegativeBinomial", "NegativeBinomialLogScore", "nb_fisher_dispersion"]
 
 #: Bounds on log mean and log dispersion, to keep line searches finite.
@@ -95,7 +97,7 @@ def nb_fisher_dispersion(
     return np.maximum(out, 1e-12).reshape(shape)
 
 
-class NegativeBinomialLogScore(LogScore):
+class NegativeBinomialLogScore(DiagonalFisher, LogScore):
     """Log score of :class:`NegativeBinomial` with analytic gradient and Fisher information."""
 
     def score(self, Y):
@@ -114,18 +116,18 @@ class NegativeBinomialLogScore(LogScore):
     #: Floor on the Fisher information of log k (see :meth:`metric`).
     fisher_floor = 1e-2
 
-    def metric(self):
-        """Fisher information, the log-k entry floored at :attr:`fisher_floor`.
+    def fisher_diagonal(self):
+        """Fisher information (diagonal), the log-k entry floored at :attr:`fisher_floor`.
 
         Near the Poisson limit (k >> mu) the information about log k vanishes
         like (mu / k)**2 / 2 and an unfloored natural gradient step in log k
         would be unbounded; the floor caps it at 1 / fisher_floor times the
         ordinary gradient.
         """
-        FI = np.zeros((len(self.mu), 2, 2))
-        FI[:, 0, 0] = self.mu * self.k / (self.k + self.mu)
-        FI[:, 1, 1] = np.maximum(nb_fisher_dispersion(self.mu, self.k), self.fisher_floor)
-        return FI
+        return np.column_stack([
+            self.mu * self.k / (self.k + self.mu),
+            np.maximum(nb_fisher_dispersion(self.mu, self.k), self.fisher_floor),
+        ])
 
 
 class NegativeBinomial(RegressionDistn):

@@ -12,7 +12,10 @@ where :math:`x` are the horizon-safe features of :mod:`forecasts.features`
 :math:`\\theta` its parameters, each a sum of ``n_estimators`` depth-3 trees
 fitted by natural-gradient boosting on the log score (NGBoost, Duan et al.
 2020). The trees are :class:`forecasts.learners.BinnedTreeRegressor` on
-features binned once into ``uint8`` codes.
+features binned once into ``uint8`` codes, the booster is
+:class:`forecasts.booster.FastNGBRegressor` and the Poisson, Normal and
+LogNormal are the closed-form classes of :mod:`forecasts.closed_form` (the
+same models as ngboost's, fitted faster; issue 10).
 
 Families (``family=``) and what the :class:`~forecasts.distributions.DistributionTable` gets:
 
@@ -21,8 +24,8 @@ family                 NGBoost distribution          table parameters
 =====================  ============================  ==================================
 ``negative_binomial``  :mod:`forecasts.negative_      mean, dispersion (exact)
                        binomial` (log mu, log k)
-``poisson``            ``ngboost.distns.Poisson``     mean (exact)
-``normal``             ``ngboost.distns.Normal``      mean, std (exact)
+``poisson``            ``Poisson`` (log mu)          mean (exact)
+``normal``             ``Normal`` (mean, log std)    mean, std (exact)
 ``lognormal``          ``LogNormal`` of Y + c         mu, sigma matched to the mean and
                                                       variance of Y (= X - c)
 ``gamma``              ``Gamma`` of Y + c             mean, std of Y (= X - c)
@@ -63,11 +66,12 @@ series.
   ``minibatch_frac=0.5``, ``max_depth=3``, ``min_samples_leaf=50``. Tried:
   ``minibatch_frac=0.3`` with 150 or 250 iterations was worse for the
   negative binomial (CRPS 1.78 and 1.78 against 1.75).
-- Measured on the full history, origin 2016-04-24, horizon 14: ``fit`` 23.1 s
-  (was 29.5 s before the histogram kernel; history checks and features about
-  4 s), ``predict`` 0.1 s. A depth-3 tree costs about 0.014 s per 100,000 rows x
-  33 features against about 0.5 s for NGBoost's default ``DecisionTreeRegressor``
-  (``benchmarks/forecast_speed.py``, issue 10).
+- Measured on the full history, origin 2016-04-24, horizon 14: ``fit`` 16.6
+  CPU seconds with the closed-form distributions and the copy-free booster
+  (23.1 s wall before them, 29.5 s before the histogram kernel; history checks
+  and features about 4 s), ``predict`` 0.5 s. A depth-3 tree costs about
+  0.014 s per 100,000 rows x 33 features against about 0.5 s for NGBoost's
+  default ``DecisionTreeRegressor`` (``benchmarks/forecast_speed.py``, issue 10).
 """
 
 from __future__ import annotations
@@ -77,10 +81,11 @@ from os import PathLike
 
 import numpy as np
 import pandas as pd
-from ngboost import NGBRegressor
-from ngboost.distns import Gamma, LogNormal, Normal, Poisson
+from ngboost.distns import Gamma
 from ngboost.scores import LogScore
 
+from .booster import FastNGBRegressor
+from .closed_form import FastLogNormal, FastNormal, FastPoisson
 from .distributions import DistributionTable
 from .features import _SalesStats, build_panel, origin_features, training_rows
 from .history import REQUIRED_COLUMNS, read_calendar, validate_history
@@ -92,11 +97,11 @@ __all__ = ["FAMILY_DISTRIBUTIONS", "NGBoostForecaster"]
 #: NGBoost distribution fitted for each family name.
 FAMILY_DISTRIBUTIONS = {
     "negative_binomial": NegativeBinomial,
-    "poisson": Poisson,
-    "normal": Normal,
-    "lognormal": LogNormal,
+    "poisson": FastPoisson,
+    "normal": FastNormal,
+    "lognormal": FastLogNormal,
     "gamma": Gamma,
-    "shifted_lognormal": LogNormal,
+    "shifted_lognormal": FastLogNormal,
 }
 _SHIFTED = ("lognormal", "gamma", "shifted_lognormal")
 
@@ -170,8 +175,8 @@ class NGBoostForecaster:
         ``item, location`` of every series forecast.
     feature_names_ : list of str
         Model inputs, in column order.
-    model_ : ngboost.NGBRegressor
-        The fitted booster (inputs: :attr:`binner_` codes).
+    model_ : forecasts.booster.FastNGBRegressor
+        The fitted booster (an ``ngboost.NGBRegressor``; inputs: :attr:`binner_` codes).
     binner_ : forecasts.learners.QuantileBinner
         Feature binning fitted on the training rows.
     n_training_rows_ : int
@@ -305,7 +310,7 @@ class NGBoostForecaster:
             y = y + self.continuous_offset
         self.binner_ = QuantileBinner().fit(X.to_numpy())
         codes = self.binner_.transform(X.to_numpy())
-        self.model_ = NGBRegressor(
+        self.model_ = FastNGBRegressor(
             Dist=FAMILY_DISTRIBUTIONS[self.family],
             Score=LogScore,
             Base=BinnedTreeRegressor(

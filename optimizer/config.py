@@ -153,15 +153,28 @@ class History(_Model):
     as_of: Optional[dt.date] = Field(None, description="Plan as of this date (last day of sales used); default: the last date in the history.")
 
 
+NGBoostFamily = Literal["lognormal", "negative_binomial", "poisson", "normal", "gamma", "shifted_lognormal"]
+
+
 class Forecast(_Model):
     """NGBoost options (forwarded to forecasts.NGBoostForecaster)."""
 
-    family: Literal["lognormal", "negative_binomial", "poisson", "normal", "gamma", "shifted_lognormal"] = Field(
-        "lognormal", description="Demand distribution family NGBoost learns (lognormal: lowest held-out CRPS on M5)."
+    family: NGBoostFamily | dict[str, NGBoostFamily] = Field(
+        "lognormal", description="Demand distribution family NGBoost learns (lognormal: lowest held-out CRPS on M5), "
+        "or with group_by a family per group value, key 'default' for the groups not named.",
     )
     n_estimators: Optional[int] = Field(None, ge=1, description="Boosting iterations (default: the forecaster's).")
     learning_rate: Optional[float] = Field(None, gt=0, description="Boosting learning rate (default: the forecaster's).")
     options: dict = Field(default_factory=dict, description="Further keyword options for NGBoostForecaster.")
+    group_by: Optional[str] = Field(
+        None, description="History column constant per item x location (e.g. department): one model per "
+        "group, same options and seed (default: one global model).",
+    )
+    n_jobs: int = Field(1, ge=1, description="Processes fitting the groups of group_by at once.")
+    recalibrate: bool = Field(
+        False, description="Quantile-recalibrate the forecast by the PITs of the same model fitted `periods` "
+        "days earlier (one more fit; scenarios/recalibration.py).",
+    )
 
 
 class Economics(_Model):
@@ -346,7 +359,8 @@ def _model_at(loc):
 
 def _input_error(file: str, err: ValidationError) -> InputError:
     e = err.errors()[0]
-    loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p in FAMILIES))
+    # drop pydantic's union-member tags: family names, and types such as "literal[...]"
+    loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and (p in FAMILIES or "[" in p)))
     key = _dotted(loc) or "(top level)"
     received = e.get("input")
     if e["type"] == "extra_forbidden":

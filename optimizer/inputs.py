@@ -158,6 +158,25 @@ def _demand_table(config: Config, config_file: str, items, stores) -> tuple[Dist
         raise InputError(path, "parameters", str(exc), "correct the parameter values") from None
 
 
+def _check_groups(config, config_file, history) -> None:
+    """forecast.group_by names a column constant per series; a family map names its groups."""
+    from forecasts.grouped import family_per_group, split_by
+
+    spec = config.forecast
+    if isinstance(spec.family, dict) and spec.group_by is None:
+        raise InputError(config_file, "forecast.family", "a family per group needs forecast.group_by",
+                         "set forecast.group_by (e.g. category) or give one family")
+    try:
+        groups = list(split_by(history, spec.group_by))
+    except ValueError as exc:
+        raise InputError(config_file, "forecast.group_by", str(exc),
+                         "name a column of the history constant per item x location") from None
+    try:
+        family_per_group(spec.family, groups)
+    except ValueError as exc:
+        raise InputError(config_file, "forecast.family", str(exc), "use the group values as keys") from None
+
+
 def _economics_from_history(config, config_file, history, items, as_of):
     """unit, holding, shortage cost per item from recent sell prices and the stated margin."""
     eco = config.economics
@@ -223,6 +242,7 @@ def prepare(config: Config, config_file) -> Inputs:
                              f"({history['date'].min().date()}..{last.date()})", "choose a date inside it")
         history = history[history["date"] <= as_of].reset_index(drop=True)
         items = tuple(sorted(history["item"].astype(str).unique()))
+        _check_groups(config, config_file, history)
     else:
         items = tuple(i.id for i in config.items)
 

@@ -40,18 +40,23 @@ def validate(config_path) -> tuple[Config, Inputs]:
 
 
 def make_forecaster(config: Config, seed: int, *, horizon: int | None = None, family: str | None = None):
-    """The NGBoost forecaster the config asks for (horizon: the config's periods by default)."""
-    from forecasts import NGBoostForecaster
+    """The NGBoost forecaster the config asks for (horizon: the config's periods by default).
+
+    With ``forecast.group_by``, one model per group (:class:`forecasts.GroupedForecaster`).
+    """
+    from forecasts import GroupedForecaster, NGBoostForecaster
 
     spec = config.forecast
     options = dict(spec.options)
     for name in ("n_estimators", "learning_rate"):
         if getattr(spec, name) is not None:
             options[name] = getattr(spec, name)
+    options.update(horizon=horizon or config.periods, family=family or spec.family, random_state=seed)
     try:
-        return NGBoostForecaster(
-            horizon=horizon or config.periods, family=family or spec.family, random_state=seed, **options
-        )
+        forecaster = NGBoostForecaster(**options)
+        if spec.group_by is None:
+            return forecaster
+        return GroupedForecaster(group_by=spec.group_by, n_jobs=spec.n_jobs, **options)
     except TypeError as exc:
         raise InputError("config", "forecast.options", str(exc), "use options NGBoostForecaster accepts") from None
     except ValueError as exc:
@@ -65,6 +70,11 @@ def forecast_demand(config: Config, inputs: Inputs, seed: int):
     fc = make_forecaster(config, seed)
     fc.fit(inputs.history, origin=inputs.as_of, calendar=inputs.calendar)
     table = fc.predict()
+    if config.forecast.recalibrate:
+        from scenarios.recalibration import recalibrate
+
+        table = recalibrate(table, make_forecaster(config, seed), inputs.history, inputs.calendar,
+                            config.periods, seed)
     return table, fc.period_dates_
 
 
