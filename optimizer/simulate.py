@@ -27,10 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from optimizer.model import Problem
 
-__all__ = ["SimulationResult", "simulate_policy", "summarise"]
+__all__ = ["SimulationResult", "simulate_policy", "summarise", "stock_percentiles"]
 
 
 @dataclass
@@ -48,6 +49,7 @@ class SimulationResult:
     dc_rationed_periods: np.ndarray  # periods in which some DC rationed
     series_short: np.ndarray  # (S, I, J) units short over the service periods
     series_demand: np.ndarray  # (S, I, J)
+    on_hand: np.ndarray  # (S, I, N, T) end-of-period on hand (negative: backorders)
 
 
 def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarray, demand: np.ndarray) -> SimulationResult:
@@ -93,6 +95,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
     rationed = np.zeros(S)
     series_short = np.zeros((I, J, S))
     series_dem = np.zeros((I, J, S))
+    path = np.empty((S, I, N, T))
     service = np.arange(T)[None, :] >= net.lead_time[stores][:, None]  # (J, T)
     store_sub = sub[:, stores].astype(float)  # (N, J)
 
@@ -148,6 +151,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
             if service[j, t]:
                 series_short[:, j] += short
                 series_dem[:, j] += d
+        path[:, :, :, t] = np.transpose(on_hand, (2, 0, 1))
         held = np.maximum(on_hand, 0.0)
         holding += np.einsum("ins,in->s", held, problem.holding_cost)
         capital += np.einsum("ins,i->s", held + transit[:, :, :, t], problem.unit_cost) / T
@@ -165,6 +169,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
         dc_rationed_periods=rationed,
         series_short=np.transpose(series_short, (2, 0, 1)),
         series_demand=np.transpose(series_dem, (2, 0, 1)),
+        on_hand=path,
     )
 
 
@@ -209,3 +214,33 @@ def summarise(result: SimulationResult) -> dict:
     else:
         out["fill_rate"] = {"mean": 1.0, "ci95": [1.0, 1.0]}
     return out
+
+
+def stock_percentiles(result: SimulationResult, items, nodes, levels=(0.05, 0.25, 0.5, 0.75, 0.95)):
+    """Percentiles over scenarios of end-of-period on hand, per item x stock point x period.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        A replay; its ``on_hand`` has shape (S, I, N, T).
+    items, nodes : sequence of str
+        Ids along the item and node axes.
+    levels : sequence of float
+        Probabilities in (0, 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``item, location, period`` and one ``q<level>`` column per level, in
+        units (negative: backorders), one row per item x node x period.
+    """
+    S, I, N, T = result.on_hand.shape
+    q = np.quantile(result.on_hand, levels, axis=0)  # (Q, I, N, T)
+    frame = pd.DataFrame({
+        "item": np.repeat(np.asarray(items, dtype=object), N * T),
+        "location": np.tile(np.repeat(np.asarray(nodes, dtype=object), T), I),
+        "period": np.tile(np.arange(T), I * N),
+    })
+    for k, level in enumerate(levels):
+        frame[f"q{level:g}"] = q[k].ravel()
+    return frame

@@ -22,7 +22,8 @@ def test_run_writes_the_contract_files(write_config, tmp_path, capsys):
     out = tmp_path / "out"
     code, stdout, err = _run(capsys, "run", config, "--out", out)
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == ["kpis.json", "manifest.json", "orders.csv", "stock_positions.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["kpis.json", "manifest.json", "orders.csv", "report.html",
+                                                     "stock_positions.csv"]
     orders = pd.read_csv(out / "orders.csv")
     assert list(orders.columns) == ["item", "source", "destination", "quantity", "value", "arrives"]
     assert (orders["quantity"] > 0).all()

@@ -1,0 +1,120 @@
+"""report.html: written by every run, self-contained, deterministic, faithful to the plan (issue 5)."""
+
+import re
+
+import pandas as pd
+import pytest
+
+from optimizer.cli import main
+from optimizer.report import EXCEPTION_COLUMNS, FRONTIER_COLUMNS, render_report, top_series
+from optimizer.run import run
+from tests.builders import exceptions_table, frontier_table, single_stage, two_echelon
+
+
+@pytest.fixture(scope="module")
+def two_echelon_plan(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("two")
+    config = folder / "two.yaml"
+    import yaml
+
+    config.write_text(yaml.safe_dump(two_echelon(constraints={"service": {"fill_rate": 0.9},
+                                                               "capital": {"budget": 400}})))
+    return run(config, out=folder / "out"), folder / "out"
+
+
+def test_every_run_writes_a_self_contained_report(two_echelon_plan):
+    plan, out = two_echelon_plan
+    page = (out / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    # Nothing to fetch: no script, no stylesheet or image by reference, no URL at all.
+    assert not re.search(r"<script|<link|<img|<iframe|url\((?!#)|https?://(?!www\.w3\.org/)", page), \
+        "the report must open without a network"
+    for section in ("headline", "orders", "positions", "forecast", "projection"):
+        assert f'<section id="{section}">' in page
+    assert "frontier" not in page and "exceptions" not in page  # only when given
+    # Charts are inline SVG with something drawn in them.
+    svgs = re.findall(r"<svg.*?</svg>", page, flags=re.S)
+    assert len(svgs) == 3
+    positions, forecast, projection = svgs
+    assert positions.count('class="bar-target"') == 2 + 1 and positions.count('class="bar-now"') == 2 + 1  # DCs, stores, legend
+    assert forecast.count("<polygon") == 2 and forecast.count("<polyline") == 2  # 2 bands, median, mean
+    assert projection.count("<polygon") == 2 and 'class="zero"' in projection
+    # The headline figures are the run's.
+    k = plan.kpis
+    assert f"{k['expected_cost']:,.2f}" in page
+    assert f"{k['capital']['used']:,.2f} <small>of 400.00</small>" in page
+    assert f"{100 * k['out_of_sample']['fill_rate']['mean']:.2f}%" in page
+    assert f"{k['orders_value']:,.2f}" in page
+    # Every order line is listed with its quantity.
+    for row in plan.orders.itertuples():
+        assert f"<td>{row.destination}</td><td class=\"n\">{row.quantity:,.2f}</td>" in page
+
+
+def test_report_is_byte_identical_for_the_same_inputs(two_echelon_plan, tmp_path):
+    plan, out = two_echelon_plan
+    again = render_report(plan, forecast=plan.forecast, projection=plan.projection,
+                          frontier=frontier_table(), exceptions=exceptions_table())
+    assert again == render_report(plan, forecast=plan.forecast, projection=plan.projection,
+                                  frontier=frontier_table(), exceptions=exceptions_table())
+    # And the run's own page is what render_report gives for the run's tables (less its footer).
+    written = re.sub(r"<footer>.*?</footer>", "", (out / "report.html").read_text())
+    assert written == render_report(plan, forecast=plan.forecast, projection=plan.projection, title="Plan: two.yaml")
+
+
+def test_frontier_and_exceptions_sections(two_echelon_plan):
+    plan, _ = two_echelon_plan
+    page = render_report(plan, forecast=plan.forecast, frontier=frontier_table(), exceptions=exceptions_table())
+    frontier = page.split('<section id="frontier">')[1].split("</section>")[0]
+    assert frontier.count("<tr>") == 1 + 3 and "121.50" in frontier and "93.00%" in frontier
+    assert len(re.findall(r"<svg", frontier)) == 1
+    assert "the dotted line this run" in frontier  # the run has a budget (400)
+    exceptions = page.split('<section id="exceptions">')[1].split("</section>")[0]
+    assert exceptions.index("excess stock") < exceptions.index("below target"), "rank 1 first"
+    assert "&lt;cover&gt; 9 days" in exceptions, "text is escaped"
+    # Sections come in reading order: headline, exceptions, orders, ..., frontier.
+    order = [page.index(f'id="{s}"') for s in ("headline", "exceptions", "orders", "positions", "frontier")]
+    assert order == sorted(order)
+
+
+@pytest.mark.parametrize("name,columns", [("frontier", FRONTIER_COLUMNS), ("exceptions", EXCEPTION_COLUMNS)])
+def test_a_table_missing_a_column_is_refused_by_name(two_echelon_plan, name, columns):
+    plan, _ = two_echelon_plan
+    frame = (frontier_table() if name == "frontier" else exceptions_table()).drop(columns=[columns[-1]])
+    with pytest.raises(ValueError, match=rf"{name} lacks columns \['{columns[-1]}'\]; received"):
+        render_report(plan, **{name: frame})
+
+
+def test_projection_is_the_newsvendor_leftover(write_config, tmp_path):
+    """Lost sales, one period: on hand at the end is max(S - D, 0), S = 56.60, D ~ N(50, 8^2)."""
+    plan = run(write_config(single_stage()))
+    p = plan.projection.set_index(["item", "location"]).loc[("widget", "shop")]
+    target = plan.stock_positions["target_position"].iloc[0]
+    assert target == pytest.approx(56.60, abs=0.15)
+    # Quantile u of S - D is S - q_{1-u}(D); 1,000 replayed scenarios: within 0.6 units.
+    for level, z in ((0.5, 0.0), (0.75, 0.6745), (0.95, 1.6449)):
+        assert p[f"q{level:g}"] == pytest.approx(target - (50 - 8 * z), abs=0.6)
+    assert p["q0.05"] == pytest.approx(max(target - (50 + 8 * 1.6449), 0.0), abs=0.6)
+    assert list(plan.projection.columns) == ["item", "location", "period", "q0.05", "q0.25", "q0.5", "q0.75", "q0.95"]
+    assert len(plan.projection) == 1  # one stock point (suppliers hold none), one period
+
+
+def test_fan_charts_pick_the_items_of_largest_value():
+    rows = []
+    for item, cost, means in (("tall", 1.0, {"a": 150.0, "b": 10.0}), ("wide", 1.0, {"a": 90.0, "b": 110.0}),
+                              ("mid", 2.0, {"a": 30.0, "b": 30.0})):
+        for loc, mean in means.items():
+            rows += [{"item": item, "location": loc, "period": t, "mean": mean, "unit_cost": cost} for t in range(3)]
+    forecast = pd.DataFrame(rows)
+    # Items by total value: wide 600 (largest at b), tall 480 (at a), mid 360 (a and b tie: a), although
+    # tall's store a (450) is the largest single series.
+    assert top_series(forecast, 3) == [("wide", "b"), ("tall", "a"), ("mid", "a")]
+    assert top_series(forecast.drop(columns="unit_cost"), 3)[2] == ("mid", "a")  # units: mid 180 < tall 480
+    assert top_series(forecast, 1) == [("wide", "b")]
+
+
+def test_cli_run_report_and_quiet_progress(write_config, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(write_config(single_stage())), "--out", str(out), "--quiet"]) == 0
+    stdout, stderr = capsys.readouterr()
+    assert stdout == "" and stderr == ""
+    assert (out / "report.html").stat().st_size > 10_000
