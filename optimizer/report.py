@@ -56,7 +56,7 @@ nav a{margin-right:14px;color:var(--blue);text-decoration:none}
 .card{border:1px solid var(--line);border-radius:8px;padding:12px 14px}
 .card h3{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);margin:0 0 4px}
 .card .big{font-size:26px;font-weight:600;font-variant-numeric:tabular-nums}
-.card dl{display:grid;grid-template-columns:minmax(0,1fr) auto;gap:1px 12px;margin:8px 0 0;font-size:13px}
+.card dl{display:grid;grid-template-columns:auto auto;justify-content:space-between;gap:1px 12px;margin:8px 0 0;font-size:13px}
 .card dt{color:var(--muted)} .card dd{margin:0;text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .warn{color:var(--warn);font-weight:600} .ok{color:var(--ok)}
 table{border-collapse:collapse;width:100%;font-size:13px;margin:6px 0}
@@ -98,7 +98,7 @@ def _pct(x, digits: int = 1) -> str:
 def _replayed(stat: dict, fmt) -> list[tuple[str, str]]:
     """Rows of an out-of-sample figure: its mean and its 95% interval."""
     lo, hi = stat["ci95"]
-    return [("out of sample", fmt(stat["mean"])), ("95% interval", f"{fmt(lo)} to {fmt(hi)}")]
+    return [("out of sample", fmt(stat["mean"])), ("95% interval", f"{fmt(lo)} – {fmt(hi)}")]
 
 
 def _count(n: int, word: str) -> str:
@@ -185,12 +185,11 @@ def _headline(plan) -> str:
 
     cap = k.get("capital", {})
     budget, used = cap.get("budget"), cap.get("used")
-    cap_rows = [("budget", _money(budget))] if budget else []
+    cap_rows = [("budget", _money(budget)), ("share used", _pct(used / budget))] if budget else []
     if cap.get("shadow_price") is not None:
-        cap_rows.append(("shadow price", f"{cap['shadow_price']:.4f} saved per 1 more of capital"))
+        cap_rows.append(("shadow price", f"{cap['shadow_price']:.4f}"))
     if oos.get("capital"):
         cap_rows += _replayed(oos["capital"], _money)
-    cap_big = _money(used) + (f" <small>of {_money(budget)}</small>" if budget else "")
 
     svc = k.get("service", {})
     target, fill = svc.get("target"), svc.get("expected_fill_rate")
@@ -214,12 +213,15 @@ def _headline(plan) -> str:
         order_rows.append(("scenarios where a DC rations", _pct(oos["share_of_scenarios_with_dc_rationing"])))
     cards = [
         _card("expected cost (in sample)", _money(k.get("expected_cost")), cost_rows),
-        _card("capital used", cap_big, cap_rows),
+        _card("capital used", _money(used), cap_rows),
         _card("fill rate" + (" out of sample" if oos_fill else ""), big_fill, fill_rows, fill_class),
         _card("tonight's orders, value", _money(k.get("orders_value", float(orders["value"].sum()))), order_rows),
     ]
     note = ("Cost parts: in sample · replayed out of sample on "
-            f"{oos.get('scenarios', 0):,} fresh scenarios.") if oos else "No out-of-sample replay in this run."
+            f"{oos.get('scenarios', 0):,} fresh scenarios. Shadow price: expected cost saved by one more unit "
+            "of capital budget; cost of +1 point: expected cost of raising the fill-rate target by 0.01.")
+    if not oos:
+        note = "No out-of-sample replay in this run (evaluation.scenarios is 0)."
     return f'<div class="cards">{"".join(cards)}</div><p class="note">{_e(note)}</p>'
 
 

@@ -42,7 +42,7 @@ def test_every_run_writes_a_self_contained_report(two_echelon_plan):
     # The headline figures are the run's.
     k = plan.kpis
     assert f"{k['expected_cost']:,.2f}" in page
-    assert f"{k['capital']['used']:,.2f} <small>of 400.00</small>" in page
+    assert f"<h3>capital used</h3><div class=\"big\">{k['capital']['used']:,.2f}</div><dl><dt>budget</dt><dd>400.00</dd>" in page
     assert f"{100 * k['out_of_sample']['fill_rate']['mean']:.2f}%" in page
     assert f"{k['orders_value']:,.2f}" in page
     # Every order line is listed with its quantity.
