@@ -79,6 +79,14 @@ class Progress:
         self._draw(final=True)
         self._name, self._ticker = None, None
 
+    def echo(self, message: str) -> None:
+        """Print ``message`` on stdout, clearing the running stage's line first (it is redrawn)."""
+        with self._lock:
+            if self.enabled and self._name is not None:
+                self.stream.write("\r\033[K")
+                self.stream.flush()
+            print(message, flush=True)
+
     def __enter__(self) -> "Progress":
         return self
 

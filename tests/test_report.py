@@ -1,11 +1,13 @@
 """report.html: written by every run, self-contained, deterministic, faithful to the plan (issue 5)."""
 
+import io
 import re
 
 import pandas as pd
 import pytest
 
 from optimizer.cli import main
+from optimizer.progress import Progress
 from optimizer.report import EXCEPTION_COLUMNS, FRONTIER_COLUMNS, render_report, top_series
 from optimizer.run import run
 from tests.builders import exceptions_table, frontier_table, single_stage, two_echelon
@@ -118,3 +120,30 @@ def test_cli_run_report_and_quiet_progress(write_config, tmp_path, capsys):
     stdout, stderr = capsys.readouterr()
     assert stdout == "" and stderr == ""
     assert (out / "report.html").stat().st_size > 10_000
+
+
+def test_progress_shows_each_stage_once_with_its_time(write_config):
+    stream = io.StringIO()
+    run(write_config(single_stage()), progress=Progress(stream, enabled=True))
+    lines = stream.getvalue().split("\n")
+    finished = [line.rsplit("\r", 1)[-1] for line in lines if line]
+    assert [line.split()[1] for line in finished] == ["load", "forecast", "solve", "evaluate"]
+    assert all(re.search(r"■{20} +\d+\.\d s$", line) for line in finished), finished
+
+
+def test_progress_is_silent_off_a_terminal(write_config, tmp_path):
+    stream = io.StringIO()  # not a terminal, like a nightly job's log
+    progress = Progress(stream)
+    run(write_config(single_stage()), out=tmp_path / "out", progress=progress)
+    assert not progress.enabled and stream.getvalue() == ""
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "forecast", "explain"])
+def test_every_command_help_has_examples(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert f"usage: echelon {command}" in text
+    examples = text.split("examples:\n", 1)[1]
+    assert examples.count(f"echelon {command} configs/") >= 2
