@@ -1,5 +1,6 @@
 """report.html: written by every run, self-contained, deterministic, faithful to the plan (issue 5)."""
 
+import copy
 import io
 import re
 
@@ -147,3 +148,19 @@ def test_every_command_help_has_examples(command, capsys):
     assert f"usage: echelon {command}" in text
     examples = text.split("examples:\n", 1)[1]
     assert examples.count(f"echelon {command} configs/") >= 2
+
+
+def test_warnings_follow_the_service_target(two_echelon_plan):
+    """Store rows below the target are shaded; the fill-rate card turns red when the replay's CI misses it."""
+    plan, _ = two_echelon_plan
+    stores = plan.stock_positions[plan.stock_positions["kind"] == "store"]
+    oos = plan.kpis["out_of_sample"]["fill_rate"]
+    page = render_report(plan)
+    assert page.count('<tr class="low">') == int((stores["expected_fill_rate"] < 0.9).sum())
+    assert 'class="big warn"' not in page  # target 0.9, replay well above it
+    strict = copy.deepcopy(plan)
+    target = float(stores["expected_fill_rate"].median()) + 1e-6
+    strict.kpis["service"]["target"] = max(target, oos["ci95"][1] + 1e-3)
+    page = render_report(strict)
+    assert page.count('<tr class="low">') == int((stores["expected_fill_rate"] < strict.kpis["service"]["target"]).sum()) >= 2
+    assert 'class="big warn"' in page
