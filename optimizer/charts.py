@@ -228,11 +228,14 @@ def frontier_chart(frontier: pd.DataFrame, *, budget: float | None = None, name:
     ----------
     frontier : pandas.DataFrame
         ``budget, expected_cost, fill_rate_in_sample, fill_rate_out_of_sample,
-        fill_rate_oos_lo95, fill_rate_oos_hi95``.
+        fill_rate_oos_lo95, fill_rate_oos_hi95``. Rows without a budget or a
+        cost (no feasible plan) are left out; rows without an out-of-sample
+        fill rate draw no error bar.
     budget : float, optional
         This run's budget, marked with a dotted vertical line.
     """
-    f = frontier.sort_values("budget", kind="mergesort")
+    f = frontier[np.isfinite(frontier["budget"].astype(float)) & np.isfinite(frontier["expected_cost"].astype(float))]
+    f = f.sort_values("budget", kind="mergesort")
     b = f["budget"].to_numpy(float)
     xt = _ticks(float(min(b.min(), budget if budget is not None else b.min())),
                 float(max(b.max(), budget if budget is not None else b.max())), 4)
@@ -244,7 +247,7 @@ def frontier_chart(frontier: pd.DataFrame, *, budget: float | None = None, name:
                                           ("fill rate", ["fill_rate_oos_lo95", "fill_rate_oos_hi95",
                                                          "fill_rate_in_sample"]))):
         values = f[columns].to_numpy(float)
-        yt = _ticks(values.min(), values.max(), 5)
+        yt = _ticks(np.nanmin(values), np.nanmax(values), 5)
         panel = _Panel(MARGIN["left"] + k * pw, LEGEND + MARGIN["top"], pw - MARGIN["left"] - MARGIN["right"],
                        ph - MARGIN["top"] - MARGIN["bottom"] - 10, (xt[0], xt[-1]), (yt[0], yt[-1]))
         parts += panel.frame(yt, [(v, _label(v, xt[1] - xt[0])) for v in xt], title=title,
@@ -257,9 +260,11 @@ def frontier_chart(frontier: pd.DataFrame, *, budget: float | None = None, name:
     parts += [f'<circle cx="{_f(x)}" cy="{_f(y)}" r="3" class="dot"/>'
               for x, y in zip(cost.x(b), cost.y(f["expected_cost"]))]
     parts.append(f'<polyline points="{_points(fill.x(b), fill.y(f["fill_rate_in_sample"]))}" class="mean"/>')
-    parts.append(f'<polyline points="{_points(fill.x(b), fill.y(f["fill_rate_out_of_sample"]))}" class="median"/>')
-    for x, lo, mid, hi in zip(fill.x(b), fill.y(f["fill_rate_oos_lo95"]), fill.y(f["fill_rate_out_of_sample"]),
-                              fill.y(f["fill_rate_oos_hi95"])):
+    oos = f[np.isfinite(f["fill_rate_out_of_sample"].astype(float))]
+    b = oos["budget"].to_numpy(float)
+    parts.append(f'<polyline points="{_points(fill.x(b), fill.y(oos["fill_rate_out_of_sample"]))}" class="median"/>')
+    for x, lo, mid, hi in zip(fill.x(b), fill.y(oos["fill_rate_oos_lo95"]), fill.y(oos["fill_rate_out_of_sample"]),
+                              fill.y(oos["fill_rate_oos_hi95"])):
         parts += [_line(x, lo, x, hi, "err"), _line(x - 3, lo, x + 3, lo, "err"), _line(x - 3, hi, x + 3, hi, "err"),
                   f'<circle cx="{_f(x)}" cy="{_f(mid)}" r="3" class="dot"/>']
     return _svg(2 * pw + 10, LEGEND + ph, parts, name, f"frontier over {len(f)} budgets")

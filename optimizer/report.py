@@ -330,8 +330,10 @@ def _exceptions_section(exceptions: pd.DataFrame) -> str:
 
 def _frontier_section(plan, frontier: pd.DataFrame) -> str:
     budget = plan.kpis.get("capital", {}).get("budget")
-    svg = charts.frontier_chart(frontier, budget=budget)
-    columns = [("budget", "budget", _num(0)), ("capital_used", "capital used", _num(0)),
+    drawn = np.isfinite(frontier["budget"].astype(float)) & np.isfinite(frontier["expected_cost"].astype(float))
+    svg = charts.frontier_chart(frontier, budget=budget) if drawn.any() else ""
+    columns = [("kind", "point", None)] if "kind" in frontier else []
+    columns += [("budget", "budget", _num(0)), ("capital_used", "capital used", _num(0)),
                ("expected_cost", "expected cost", _num(2)),
                ("fill_rate_in_sample", "fill rate in sample", lambda v: _pct(v, 2)),
                ("fill_rate_out_of_sample", "out of sample", lambda v: _pct(v, 2)),
@@ -340,9 +342,10 @@ def _frontier_section(plan, frontier: pd.DataFrame) -> str:
                ("shadow_price", "shadow price", _num(4))]
     caption = ("What each extra unit of working capital buys: expected cost (left) and fill rate (right) "
                "against the budget; error bars are the 95% interval of the out-of-sample replay"
-               + (", the dotted line this run's budget." if budget else "."))
-    return (f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>"
-            + _table(frontier.sort_values("budget", kind="mergesort"), columns))
+               + (", the dotted line this run's budget." if budget else ".")
+               + ("" if drawn.all() else " Rows with no figures had no feasible plan."))
+    figure = f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>" if svg else ""
+    return figure + _table(frontier.sort_values("budget", kind="mergesort"), columns)
 
 
 def _check_columns(frame: pd.DataFrame, required, name: str) -> None:

@@ -79,6 +79,23 @@ def test_frontier_and_exceptions_sections(two_echelon_plan):
     assert order == sorted(order)
 
 
+def test_frontier_rows_without_a_plan_or_a_replay(two_echelon_plan):
+    """An infeasible budget (no cost) is listed but not drawn; a point without replay has no error bar."""
+    plan, _ = two_echelon_plan
+    frontier = frontier_table()
+    frontier.loc[0, ["capital_used", "expected_cost", "fill_rate_in_sample", "fill_rate_out_of_sample",
+                     "fill_rate_oos_lo95", "fill_rate_oos_hi95", "shadow_price"]] = float("nan")
+    frontier.loc[2, ["fill_rate_out_of_sample", "fill_rate_oos_lo95", "fill_rate_oos_hi95"]] = float("nan")
+    frontier["kind"] = ["budget", "budget", "fill_rate"]
+    section = render_report(plan, frontier=frontier).split('<section id="frontier">')[1].split("</section>")[0]
+    assert section.count("<tr>") == 1 + 3 and "<td>fill_rate</td>" in section and section.count(">–<") == 7 + 3
+    svg = section[section.index("<svg"):section.index("</svg>")]
+    assert svg.count('class="dot"') == 2 + 1 and svg.count('class="err"') == 3  # 2 costs, 1 replayed point
+    assert "nan" not in svg and "no feasible plan" in section
+    frontier.loc[:, "expected_cost"] = float("nan")
+    assert "<svg" not in render_report(plan, frontier=frontier).split('<section id="frontier">')[1]
+
+
 @pytest.mark.parametrize("name,columns", [("frontier", FRONTIER_COLUMNS), ("exceptions", EXCEPTION_COLUMNS)])
 def test_a_table_missing_a_column_is_refused_by_name(two_echelon_plan, name, columns):
     plan, _ = two_echelon_plan
