@@ -36,8 +36,9 @@ FRONTIER_COLUMNS = ("budget", "capital_used", "expected_cost", "fill_rate_in_sam
                     "fill_rate_oos_lo95", "fill_rate_oos_hi95", "shadow_price")
 EXCEPTION_COLUMNS = ("rank", "kind", "item", "location", "money_at_stake", "why")
 FAN_PAIRS = [("q0.025", "q0.975"), ("q0.25", "q0.75")]
-PROJECTION_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 PROJECTION_PAIRS = [("q0.05", "q0.95"), ("q0.25", "q0.75")]
+FORECAST_COLUMNS = ("item", "location", "period", "mean", "q0.5", *sum(FAN_PAIRS, ()))
+PROJECTION_COLUMNS = ("item", "location", "period", "q0.5", *sum(PROJECTION_PAIRS, ()))
 TOP_SERIES = 6  # fan-chart panels
 TOP_ITEMS = 12  # items in the positions chart (a bar for their DCs, one for their stores)
 ORDERS_SHOWN = 25  # order lines shown before "all lines"
@@ -56,7 +57,8 @@ nav a{margin-right:14px;color:var(--blue);text-decoration:none}
 .card{border:1px solid var(--line);border-radius:8px;padding:12px 14px}
 .card h3{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);margin:0 0 4px}
 .card .big{font-size:26px;font-weight:600;font-variant-numeric:tabular-nums}
-.card dl{display:grid;grid-template-columns:auto auto;justify-content:space-between;gap:1px 12px;margin:8px 0 0;font-size:13px}
+.card dl{display:grid;grid-template-columns:auto auto;justify-content:space-between;gap:1px 12px;margin:8px 0 0;
+font-size:13px}
 .card dt{color:var(--muted)} .card dd{margin:0;text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .warn{color:var(--warn);font-weight:600} .ok{color:var(--ok)}
 table{border-collapse:collapse;width:100%;font-size:13px;margin:6px 0}
@@ -257,7 +259,8 @@ def _orders_section(plan) -> str:
         return "<p>No orders tonight: every stock position is at or above its target.</p>"
     columns = [("item", "item", None), ("source", "from", None), ("destination", "to", None),
                ("quantity", "quantity", _num(2)), ("value", "value", _num(2))]
-    columns.append(("arrival_date", "arrives", None) if "arrival_date" in orders else ("arrives", "arrives in period", str))
+    columns.append(("arrival_date", "arrives", None) if "arrival_date" in orders
+                   else ("arrives", "arrives in period", str))
     kinds = dict(zip(plan.stock_positions["location"], plan.stock_positions["kind"]))
     lanes = (orders.assign(lane=orders["destination"].map(kinds).fillna("?").map(lambda k: f"into a {k}"))
              .groupby("lane", as_index=False).agg(lines=("value", "size"), units=("quantity", "sum"),
@@ -303,14 +306,18 @@ def _positions_section(plan, forecast) -> str:
                ("on_hand", "on hand", _num(1)), ("in_transit", "in transit", _num(1)),
                ("ordered", "ordered tonight", _num(1)), ("committed", "committed", _num(1)),
                ("target_position", "target position", _num(1)), ("expected_fill_rate", "expected fill rate", _pct)]
-    low = (lambda r: "low" if r["kind"] == "store" and r["expected_fill_rate"] < target - 1e-9 else "") if target else None
+
+    def low(row):  # a store expected to miss the service target
+        return "low" if row["kind"] == "store" and row["expected_fill_rate"] < target - 1e-9 else ""
+
     chart = charts.positions_chart(totals)
-    caption = (f"The {_count(len(order[:TOP_ITEMS]), 'item')} of largest value: today's position (on hand + in transit, "
-               "before tonight's orders) against the target position, summed over the item's DCs and over its stores.")
+    caption = (f"The {_count(len(order[:TOP_ITEMS]), 'item')} of largest value: today's position (on hand + in "
+               "transit, before tonight's orders) against the target position, summed over the item's DCs and over "
+               "its stores.")
     note = (" Store rows shaded: expected fill rate below the target." if target else "")
     return (f"<figure>{chart}<figcaption>{_e(caption)}</figcaption></figure>"
             f'<p class="note">Target position = on hand + on order − committed to stores.{_e(note)}</p>'
-            + _shown_then_rest(pos, columns, 2 * TOP_ITEMS, "stock positions", low))
+            + _shown_then_rest(pos, columns, 2 * TOP_ITEMS, "stock positions", low if target else None))
 
 
 def _fan_section(plan, frame, series, *, pairs, name, ylabel, caption, mean=False, zero_line=False) -> str:
@@ -409,8 +416,8 @@ def render_report(plan, *, forecast: pd.DataFrame | None = None, projection: pd.
     ValueError
         A table lacks a column it needs (the message lists them).
     """
-    for frame, required, name in ((forecast, ("item", "location", "period", "mean", "q0.5", *sum(FAN_PAIRS, ())), "forecast"),
-                                  (projection, ("item", "location", "period", "q0.5", *sum(PROJECTION_PAIRS, ())), "projection"),
+    for frame, required, name in ((forecast, FORECAST_COLUMNS, "forecast"),
+                                  (projection, PROJECTION_COLUMNS, "projection"),
                                   (frontier, FRONTIER_COLUMNS, "frontier"),
                                   (exceptions, EXCEPTION_COLUMNS, "exceptions")):
         if frame is not None:

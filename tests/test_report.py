@@ -39,13 +39,15 @@ def test_every_run_writes_a_self_contained_report(two_echelon_plan):
     svgs = re.findall(r"<svg.*?</svg>", page, flags=re.S)
     assert len(svgs) == 3
     positions, forecast, projection = svgs
-    assert positions.count('class="bar-target"') == 2 + 1 and positions.count('class="bar-now"') == 2 + 1  # DCs, stores, legend
+    for bar in ("bar-target", "bar-now"):  # the item's DCs, its stores, and the legend's swatch
+        assert positions.count(f'class="{bar}"') == 2 + 1
     assert forecast.count("<polygon") == 2 and forecast.count("<polyline") == 2  # 2 bands, median, mean
     assert projection.count("<polygon") == 2 and 'class="zero"' in projection
     # The headline figures are the run's.
     k = plan.kpis
     assert f"{k['expected_cost']:,.2f}" in page
-    assert f"<h3>capital used</h3><div class=\"big\">{k['capital']['used']:,.2f}</div><dl><dt>budget</dt><dd>400.00</dd>" in page
+    used = f"{k['capital']['used']:,.2f}"
+    assert f'<h3>capital used</h3><div class="big">{used}</div><dl><dt>budget</dt><dd>400.00</dd>' in page
     assert f"{100 * k['out_of_sample']['fill_rate']['mean']:.2f}%" in page
     assert f"{k['orders_value']:,.2f}" in page
     # Every order line is listed with its quantity.
@@ -179,5 +181,6 @@ def test_warnings_follow_the_service_target(two_echelon_plan):
     target = float(stores["expected_fill_rate"].median()) + 1e-6
     strict.kpis["service"]["target"] = max(target, oos["ci95"][1] + 1e-3)
     page = render_report(strict)
-    assert page.count('<tr class="low">') == int((stores["expected_fill_rate"] < strict.kpis["service"]["target"]).sum()) >= 2
+    below = int((stores["expected_fill_rate"] < strict.kpis["service"]["target"]).sum())
+    assert page.count('<tr class="low">') == below >= 2
     assert 'class="big warn"' in page

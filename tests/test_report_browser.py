@@ -23,7 +23,8 @@ _MEASURE = """() => [...document.querySelectorAll('svg.chart')].map(svg => {
   const box = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal;
   const shapes = [...svg.querySelectorAll('polygon, polyline, rect, circle, line')];
   const outside = shapes.filter(s => { const b = s.getBBox();
-    return b.x < vb.x - 1 || b.y < vb.y - 1 || b.x + b.width > vb.x + vb.width + 1 || b.y + b.height > vb.y + vb.height + 1; });
+    return b.x < vb.x - 1 || b.y < vb.y - 1
+        || b.x + b.width > vb.x + vb.width + 1 || b.y + b.height > vb.y + vb.height + 1; });
   return {id: svg.id, width: box.width, height: box.height, shapes: shapes.length,
           bands: svg.querySelectorAll('polygon').length, outside: outside.length};
 })"""
