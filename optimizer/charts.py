@@ -125,8 +125,9 @@ def _share(lo: str, hi: str) -> str:
     return f"{(float(hi[1:]) - float(lo[1:])) * 100:g}"
 
 
-def fan_charts(frame: pd.DataFrame, series, *, pairs, labels, name: str, ylabel: str,
-               mean: bool = False, zero_line: bool = False, cols: int = 3) -> str:
+def fan_charts(frame: pd.DataFrame, series, *, pairs, labels: dict, name: str, ylabel: str,
+               mean: bool = False, zero_line: bool = False, actual: pd.DataFrame | None = None,
+               cols: int = 3) -> str:
     """Small multiples of quantile fans, one panel per (item, location).
 
     Parameters
@@ -138,8 +139,8 @@ def fan_charts(frame: pd.DataFrame, series, *, pairs, labels, name: str, ylabel:
         The panels, in order.
     pairs : list of (str, str)
         Quantile columns to shade, widest interval first.
-    labels : list of str
-        Tick label of each period (dates or period numbers).
+    labels : dict of int to str
+        Tick label of each period shown, negative periods (the past) included.
     name : str
         Chart name (the SVG's id).
     ylabel : str
@@ -148,6 +149,9 @@ def fan_charts(frame: pd.DataFrame, series, *, pairs, labels, name: str, ylabel:
         Also draw the mean, dashed.
     zero_line : bool, default=False
         Draw y = 0 in red (a projected stock-out).
+    actual : pandas.DataFrame, optional
+        ``item, location, period, quantity``: what happened in periods
+        before 0, drawn as a dark line left of a dotted "tonight" line.
     cols : int, default=3
         Panels per row.
     """
@@ -156,20 +160,25 @@ def fan_charts(frame: pd.DataFrame, series, *, pairs, labels, name: str, ylabel:
     pw, ph = PANEL
     inner_w = pw - MARGIN["left"] - MARGIN["right"]
     inner_h = ph - MARGIN["top"] - MARGIN["bottom"]
-    step = max(1, math.ceil(len(labels) / 6))
+    first, last = min(labels), max(labels)
+    step = max(1, math.ceil(len(labels) / 7))
+    ticks = [(k, labels[k]) for k in sorted(labels) if (k - first) % step == 0]
     parts, right = _legend([(f"band{k}", "box", f"{_share(lo, hi)}% interval") for k, (lo, hi) in enumerate(pairs)]
-                    + [("median", "line", "median")] + ([("mean", "line", "mean")] if mean else [])
-                    + ([("zero", "line", "out of stock")] if zero_line else []))
+                           + [("median", "line", "median")] + ([("mean", "line", "mean")] if mean else [])
+                           + ([("actual", "line", "sales")] if actual is not None else [])
+                           + ([("zero", "line", "out of stock")] if zero_line else []))
     for n, (item, location) in enumerate(series):
         part = frame[(frame["item"] == item) & (frame["location"] == location)].sort_values("period")
         t = part["period"].to_numpy(float)
         columns = [c for pair in pairs for c in pair] + ["q0.5"] + (["mean"] if mean else [])
-        values = part[columns].to_numpy(float)
+        past = (actual[(actual["item"] == item) & (actual["location"] == location)].sort_values("period")
+                if actual is not None else None)
+        values = np.concatenate([part[columns].to_numpy(float).ravel(),
+                                 past["quantity"].to_numpy(float) if past is not None else []])
         yt = _ticks(min(0.0, values.min()), values.max())
         panel = _Panel(MARGIN["left"] + (n % cols) * pw, LEGEND + MARGIN["top"] + (n // cols) * ph,
-                       inner_w, inner_h, (-0.5, len(labels) - 0.5), (yt[0], yt[-1]))
-        parts += panel.frame(yt, [(k, labels[k]) for k in range(0, len(labels), step)],
-                             title=f"{item} at {location}", ylabel=ylabel)
+                       inner_w, inner_h, (first - 0.5, last + 0.5), (yt[0], yt[-1]))
+        parts += panel.frame(yt, ticks, title=f"{item} at {location}", ylabel=ylabel)
         for k, (lo, hi) in enumerate(pairs):
             xs, low = _steps(t, part[lo])
             high = _steps(t, part[hi])[1]
@@ -179,6 +188,10 @@ def fan_charts(frame: pd.DataFrame, series, *, pairs, labels, name: str, ylabel:
             xs, ys = _steps(t, part[column])
             cls = "median" if column == "q0.5" else "mean"
             parts.append(f'<polyline points="{_points(panel.x(xs), panel.y(ys))}" class="{cls}"/>')
+        if past is not None and len(past):
+            xs, ys = _steps(past["period"], past["quantity"])
+            parts += [f'<polyline points="{_points(panel.x(xs), panel.y(ys))}" class="actual"/>',
+                      _line(panel.x(-0.5), panel.top, panel.x(-0.5), panel.top + panel.h, "marker")]
         if zero_line and yt[0] <= 0:
             parts.append(_line(panel.left, panel.y(0.0), panel.left + panel.w, panel.y(0.0), "zero"))
     return _svg(max(cols * pw + 10, right), LEGEND + rows * ph, parts, name, f"{name}: {len(series)} panels")

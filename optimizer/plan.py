@@ -36,6 +36,9 @@ class Plan:
         End-of-period on hand per item x stock point x period, percentiles
         ``q0.05`` ... ``q0.95`` over the out-of-sample replay
         (:func:`optimizer.simulate.stock_percentiles`).
+    sales : pandas.DataFrame or None
+        The last 28 days of sales per item x store, periods -28..-1
+        (:func:`optimizer.report.recent_sales`); None without a history.
     """
 
     orders: pd.DataFrame
@@ -43,6 +46,7 @@ class Plan:
     kpis: dict = field(default_factory=dict)
     forecast: pd.DataFrame | None = None
     projection: pd.DataFrame | None = None
+    sales: pd.DataFrame | None = None
 
 
 def _round(a):

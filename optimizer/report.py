@@ -30,7 +30,7 @@ import pandas as pd
 
 from optimizer import charts
 
-__all__ = ["render_report", "forecast_frame", "top_series", "FRONTIER_COLUMNS", "EXCEPTION_COLUMNS"]
+__all__ = ["render_report", "forecast_frame", "recent_sales", "top_series", "FRONTIER_COLUMNS", "EXCEPTION_COLUMNS"]
 
 FRONTIER_COLUMNS = ("budget", "capital_used", "expected_cost", "fill_rate_in_sample", "fill_rate_out_of_sample",
                     "fill_rate_oos_lo95", "fill_rate_oos_hi95", "shadow_price")
@@ -39,9 +39,11 @@ FAN_PAIRS = [("q0.025", "q0.975"), ("q0.25", "q0.75")]
 PROJECTION_PAIRS = [("q0.05", "q0.95"), ("q0.25", "q0.75")]
 FORECAST_COLUMNS = ("item", "location", "period", "mean", "q0.5", *sum(FAN_PAIRS, ()))
 PROJECTION_COLUMNS = ("item", "location", "period", "q0.5", *sum(PROJECTION_PAIRS, ()))
+SALES_COLUMNS = ("item", "location", "period", "quantity")
 TOP_SERIES = 6  # fan-chart panels
 TOP_ITEMS = 12  # items in the positions chart (a bar for their DCs, one for their stores)
 ORDERS_SHOWN = 25  # order lines shown before "all lines"
+RECENT_PERIODS = 28  # days of sales drawn left of the forecast fans
 
 _CSS = """
 :root{--ink:#1d2330;--muted:#5f6673;--line:#e3e5e8;--blue:#1f5fa8;--warn:#b3261e;--ok:#2e7d32}
@@ -78,6 +80,7 @@ svg.chart .mean{fill:none;stroke:#d9822b;stroke-width:1.3;stroke-dasharray:4 3}
 svg.chart .zero{stroke:var(--warn);stroke-width:1.2} svg.chart .marker{stroke:#8a8f98;stroke-dasharray:2 3}
 svg.chart .bar-target{fill:var(--blue);fill-opacity:.22} svg.chart .bar-now{fill:var(--blue)}
 svg.chart .err{stroke:var(--blue);stroke-width:1.2} svg.chart .dot{fill:var(--blue)}
+svg.chart .actual{fill:none;stroke:var(--ink);stroke-width:1.2}
 """
 
 
@@ -156,11 +159,40 @@ def top_series(forecast: pd.DataFrame, n: int = TOP_SERIES) -> list[tuple[str, s
     return [(item, _ranked(series.loc[item])[0]) for item in _ranked(_demand_value(forecast, ["item"]))[:n]]
 
 
-def _period_labels(plan, n: int) -> list[str]:
-    dates = plan.kpis.get("period_dates")
-    if dates and len(dates) >= n:
-        return [d[5:] for d in dates[:n]]  # MM-DD
-    return [str(t) for t in range(n)]
+def recent_sales(history: pd.DataFrame, as_of, periods: int = RECENT_PERIODS) -> pd.DataFrame:
+    """The last ``periods`` days of sales up to ``as_of``, on the forecast's period axis.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        ``item, location, date, quantity`` (daily sales).
+    as_of : datetime-like
+        The last day of history; period 0 is the day after, so ``as_of`` is period -1.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``item, location, period, date, quantity`` with periods ``-periods .. -1``.
+    """
+    as_of = pd.Timestamp(as_of)
+    recent = history[(history["date"] > as_of - pd.Timedelta(days=periods)) & (history["date"] <= as_of)]
+    out = recent[["item", "location", "date", "quantity"]].astype({"item": str, "location": str})
+    out.insert(2, "period", (out["date"] - as_of).dt.days.astype(int) - 1)
+    out["date"] = out["date"].dt.strftime("%Y-%m-%d")
+    return out.sort_values(["item", "location", "period"], kind="mergesort").reset_index(drop=True)
+
+
+def _period_labels(*frames) -> dict:
+    """Period -> tick label: the date as MM-DD where a frame has a ``date`` column, else the period."""
+    labels = {}
+    for frame in frames:
+        if frame is None:
+            continue
+        dated = "date" in frame
+        keys = frame[["period", "date"]] if dated else frame[["period"]]
+        for row in keys.drop_duplicates("period").itertuples(index=False):
+            labels[int(row.period)] = str(row.date)[5:] if dated else str(row.period)
+    return labels
 
 
 def _card(title: str, big: str, rows: list[tuple[str, str]], big_class: str = "") -> str:
@@ -320,10 +352,13 @@ def _positions_section(plan, forecast) -> str:
             + _shown_then_rest(pos, columns, 2 * TOP_ITEMS, "stock positions", low if target else None))
 
 
-def _fan_section(plan, frame, series, *, pairs, name, ylabel, caption, mean=False, zero_line=False) -> str:
-    periods = int(frame["period"].max()) + 1
-    svg = charts.fan_charts(frame, series, pairs=pairs, labels=_period_labels(plan, periods), name=name,
-                            ylabel=ylabel, mean=mean, zero_line=zero_line)
+def _fan_section(plan, frame, series, *, pairs, name, ylabel, caption, mean=False, zero_line=False,
+                 actual=None) -> str:
+    dates = plan.kpis.get("period_dates")
+    if "date" not in frame and dates and len(dates) > frame["period"].max():
+        frame = frame.assign(date=np.asarray(dates)[frame["period"].to_numpy()])
+    svg = charts.fan_charts(frame, series, pairs=pairs, labels=_period_labels(actual, frame), name=name,
+                            ylabel=ylabel, mean=mean, zero_line=zero_line, actual=actual)
     return f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>"
 
 
@@ -382,7 +417,7 @@ def _meta(plan, title: str) -> str:
 
 def render_report(plan, *, forecast: pd.DataFrame | None = None, projection: pd.DataFrame | None = None,
                   frontier: pd.DataFrame | None = None, exceptions: pd.DataFrame | None = None,
-                  title: str = "echelon plan", footer: str = "") -> str:
+                  sales: pd.DataFrame | None = None, title: str = "echelon plan", footer: str = "") -> str:
     """The plan as one self-contained HTML page (no network, no script).
 
     Parameters
@@ -401,6 +436,9 @@ def render_report(plan, *, forecast: pd.DataFrame | None = None, projection: pd.
         One row per budget, columns :data:`FRONTIER_COLUMNS`.
     exceptions : pandas.DataFrame, optional
         Columns :data:`EXCEPTION_COLUMNS`, ``rank`` 1 first.
+    sales : pandas.DataFrame, optional
+        ``item, location, period, quantity[, date]``: recent sales, periods
+        below 0 (:func:`recent_sales`), drawn left of the forecast fans.
     title : str, default="echelon plan"
         The page's heading.
     footer : str, default=""
@@ -419,7 +457,8 @@ def render_report(plan, *, forecast: pd.DataFrame | None = None, projection: pd.
     for frame, required, name in ((forecast, FORECAST_COLUMNS, "forecast"),
                                   (projection, PROJECTION_COLUMNS, "projection"),
                                   (frontier, FRONTIER_COLUMNS, "frontier"),
-                                  (exceptions, EXCEPTION_COLUMNS, "exceptions")):
+                                  (exceptions, EXCEPTION_COLUMNS, "exceptions"),
+                                  (sales, SALES_COLUMNS, "sales")):
         if frame is not None:
             _check_columns(frame, required, name)
     sections = [("headline", "Headline", _headline(plan))]
@@ -431,8 +470,10 @@ def render_report(plan, *, forecast: pd.DataFrame | None = None, projection: pd.
     if series:
         sections.append(("forecast", "Demand forecast", _fan_section(
             plan, forecast, series, pairs=FAN_PAIRS, name="forecast", ylabel="units per period", mean=True,
+            actual=sales,
             caption="The items of largest expected demand value, each at its location of largest value: "
-                    "median, mean (dashed), 50% and 95% intervals of demand per period.")))
+                    "median, mean (dashed), 50% and 95% intervals of demand per period"
+                    + ("; left of the dotted line, the sales of the last days." if sales is not None else "."))))
     if projection is not None and len(projection):
         shown = [s for s in series if ((projection["item"] == s[0]) & (projection["location"] == s[1])).any()]
         shown = shown or list(projection[["item", "location"]].drop_duplicates().head(TOP_SERIES)

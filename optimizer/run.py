@@ -25,7 +25,7 @@ from optimizer.model import Problem, build_model
 from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
 from optimizer.plan import Plan, capital_and_fill, extract_plan
 from optimizer.progress import Progress
-from optimizer.report import forecast_frame, render_report
+from optimizer.report import forecast_frame, recent_sales, render_report
 from optimizer.simulate import simulate_policy, stock_percentiles, summarise
 from optimizer.solver import SolveStatus, solve_pyomo
 from scenarios import sample_scenarios
@@ -330,6 +330,8 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     t = time.perf_counter()
     plan = extract_plan(built, sol.x, sol.row_duals, sol.objective, period_dates)
     plan.forecast = forecast_frame(table, dict(zip(inputs.items, inputs.unit_cost)), period_dates)
+    if inputs.history is not None:
+        plan.sales = recent_sales(inputs.history, inputs.as_of)
     timings["extract"] = time.perf_counter() - t + sol.timings_s["extract"]
     plan.kpis = {
         "status": sol.status.value,
@@ -383,7 +385,8 @@ def _write(plan: Plan, config: Config, config_path, data_files, seed, out, timin
         "kpis.json": to_json(plan.kpis).encode(),
         "manifest.json": to_json(manifest).encode(),
         "report.html": render_report(
-            plan, forecast=plan.forecast, projection=plan.projection, title=f"Plan: {Path(config_path).name}",
+            plan, forecast=plan.forecast, projection=plan.projection, sales=plan.sales,
+            title=f"Plan: {Path(config_path).name}",
             footer=f"echelon {manifest['packages']['echelon']} · {Path(config_path).name} (sha256 "
                    f"{manifest['config_sha256'][:12]}) · seed {seed}",
         ).encode(),

@@ -9,7 +9,7 @@ import pytest
 
 from optimizer.cli import main
 from optimizer.progress import Progress
-from optimizer.report import EXCEPTION_COLUMNS, FRONTIER_COLUMNS, render_report, top_series
+from optimizer.report import EXCEPTION_COLUMNS, FRONTIER_COLUMNS, recent_sales, render_report, top_series
 from optimizer.run import run
 from tests.builders import exceptions_table, frontier_table, single_stage, two_echelon
 
@@ -184,3 +184,20 @@ def test_warnings_follow_the_service_target(two_echelon_plan):
     below = int((stores["expected_fill_rate"] < strict.kpis["service"]["target"]).sum())
     assert page.count('<tr class="low">') == below >= 2
     assert 'class="big warn"' in page
+
+
+def test_recent_sales_are_drawn_left_of_the_forecast(two_echelon_plan):
+    plan, _ = two_echelon_plan
+    history = pd.DataFrame({
+        "item": "widget", "location": ["s1", "s1", "s1", "s2"],
+        "date": pd.to_datetime(["2016-04-20", "2016-04-23", "2016-04-24", "2016-04-24"]),
+        "quantity": [4.0, 7.0, 30.0, 5.0]})
+    sales = recent_sales(history, "2016-04-24", periods=4)
+    # as_of is period -1; a day older than the window (04-20) is left out.
+    assert sales[["location", "period", "quantity"]].values.tolist() == [["s1", -2, 7.0], ["s1", -1, 30.0],
+                                                                         ["s2", -1, 5.0]]
+    svg = render_report(plan, forecast=plan.forecast, sales=sales).split('id="chart-forecast"')[1]
+    assert svg.count('class="actual"') == 1 + 1  # the panel (widget at s1) and the legend
+    assert ">04-23<" in svg and ">0<" in svg  # the axis runs from the past (dated) into the horizon (undated)
+    # The y axis reaches the sales peak (30) though the forecast's 97.5% quantile is below it.
+    assert plan.forecast["q0.975"].max() < 30 and ">30<" in svg
