@@ -280,8 +280,9 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     Returns
     -------
     Plan
-        ``orders``, ``stock_positions`` and ``kpis``; ``forecast`` (demand
-        quantiles) and ``projection`` (on-hand percentiles of the replay).
+        ``orders``, ``stock_positions`` and ``kpis``; for the report,
+        ``forecast`` (demand quantiles), ``projection`` (on-hand percentiles
+        of the replay) and ``sales`` (the last 28 days, with a history).
 
     Raises
     ------
