@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser(
         "run",
         help="forecast, sample scenarios, optimise and write the plan",
-        description="Forecast demand, sample scenarios, solve the model and write orders.csv, "
+        description="Forecast demand, sample scenarios, solve the model and write orders.csv,\n"
         "stock_positions.csv, kpis.json, report.html and manifest.json into --out, atomically.",
         epilog=RUN_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
