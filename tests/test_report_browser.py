@@ -32,7 +32,7 @@ _MEASURE = """() => [...document.querySelectorAll('svg.chart')].map(svg => {
 
 def _browser():
     """Chromium's path and playwright's sync API, or skip (fail on CI) saying what is missing."""
-    chromium = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+    chromium = shutil.which("chromium") or shutil.which("/usr/bin/chromium")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -84,3 +84,13 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert by_id["chart-frontier"]["shapes"] >= 3 * 4 + 3  # error bar (3 lines) and dot per budget, curves
     assert overflow <= 0, "the page scrolls sideways at 1280 px"
     assert (tmp_path / "report.png").stat().st_size > 20_000
+
+
+def test_a_missing_browser_skips_here_but_fails_on_ci(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"chromium \(apt-get install chromium\).* missing on CI"):
+        _browser()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match=r"chromium \(apt-get install chromium\).* not found"):
+        _browser()
