@@ -13,7 +13,30 @@ import time
 import traceback
 
 from optimizer.errors import EchelonError
+from optimizer.progress import Progress
 
+RUN_EXAMPLES = """examples:
+  echelon run configs/m5.yaml --out out/           plan on the bundled M5 data; open out/report.html
+  echelon run configs/m5.yaml --out out/ --seed 7  the same with another scenario seed
+  echelon run configs/examples/newsvendor.yaml --out nv/ --quiet   a one-second plan, silent
+
+Progress (one line per stage) goes to stderr when it is a terminal; --quiet or a
+pipe turns it off. Exit codes: 0 written, 1 bug, 2 bad config or data, 3 infeasible,
+4 no plan within solver.time_limit.
+"""
+VALIDATE_EXAMPLES = """examples:
+  echelon validate configs/m5.yaml                      check config and data, print a summary
+  echelon validate configs/whatif/budget_cut.yaml --resolved   the config with extends: applied
+"""
+FORECAST_EXAMPLES = """examples:
+  echelon forecast configs/m5.yaml --out fc/                  forecast.csv: mean and quantiles
+  echelon forecast configs/m5.yaml --backtest --out bt/       backtest, copula.json, plots
+  echelon forecast configs/m5.yaml --backtest --origins 3 --families normal,poisson --out bt/
+"""
+EXPLAIN_EXAMPLES = """examples:
+  echelon explain configs/m5.yaml --item FOODS_3_586 --location CA_1
+  echelon explain configs/m5.yaml --item FOODS_3_586 --location CA_1 --top 6 --out why/
+"""
 EXAMPLES = """examples:
   echelon run configs/m5.yaml --out out/          plan tonight's orders on the bundled M5 data
   echelon run configs/m5.yaml --out out/ --seed 7  the same with another scenario seed
@@ -35,9 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser(
         "run",
         help="forecast, sample scenarios, optimise and write the plan",
-        description="Forecast demand, sample scenarios, solve the model and write orders.csv, "
-        "stock_positions.csv, kpis.json and manifest.json into --out, atomically.",
-        epilog=EXAMPLES,
+        description="Forecast demand, sample scenarios, solve the model and write orders.csv,\n"
+        "stock_positions.csv, kpis.json, report.html and manifest.json into --out, atomically.",
+        epilog=RUN_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument("config", help="scenario YAML file")
@@ -47,12 +70,14 @@ def _parser() -> argparse.ArgumentParser:
         "--decompose", choices=("auto", "on", "off"), default=None,
         help="solve item by item with priced budget and service rows (default: solver.decompose, auto)",
     )
-    r.add_argument("--quiet", action="store_true", help="print nothing on success")
+    r.add_argument("--quiet", action="store_true", help="print nothing on success, show no progress")
     r.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     v = sub.add_parser(
         "validate",
         help="check config and data without solving",
         description="Load the config and every file it names, and check them against the network.",
+        epilog=VALIDATE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     v.add_argument("config", help="scenario YAML file")
     v.add_argument("--resolved", action="store_true",
@@ -64,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Without --backtest: fit NGBoost up to history.as_of and write forecast.csv. "
         "With --backtest: rolling-origin backtest (NGBoost and baselines), forecast_metrics.json, "
         "copula.json and plots.",
+        epilog=FORECAST_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     f.add_argument("config", help="scenario YAML file (with history:)")
     f.add_argument("--out", required=True, help="output folder (replaced atomically if it holds an earlier run)")
@@ -73,12 +100,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="comma-separated NGBoost families to compare (default: all but gamma)")
     f.add_argument("--samples", type=int, default=1000, help="sample paths per model for aggregated scores")
     f.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
+    f.add_argument("--quiet", action="store_true", help="print nothing on success, show no progress")
     f.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     e = sub.add_parser(
         "explain",
         help="why one item x location is forecast as it is (SHAP)",
         description="Print each period's forecast (mean, 80%% interval) and the features that moved "
         "its level and spread most; with --out, write a global importance plot.",
+        epilog=EXPLAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     e.add_argument("config", help="scenario YAML file (with history:)")
     e.add_argument("--item", required=True, help="item id")
@@ -86,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default=None, help="folder for importance.png and explanation.csv")
     e.add_argument("--top", type=int, default=4, help="drivers shown per period (default 4)")
     e.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
+    e.add_argument("--quiet", action="store_true", help="show no progress")
     e.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     return p
 
@@ -115,11 +146,13 @@ def main(argv=None) -> int:
         _parser().print_help()
         return 2
     start = time.perf_counter()
+    progress = Progress(enabled=False if getattr(args, "quiet", False) else None)
+    log = (lambda *_: None) if getattr(args, "quiet", False) else progress.echo
     try:
         if args.command == "run":
             from optimizer.run import run
 
-            plan = run(args.config, out=args.out, seed=args.seed, decompose=args.decompose)
+            plan = run(args.config, out=args.out, seed=args.seed, decompose=args.decompose, progress=progress)
             if not args.quiet:
                 print(_summary(plan, time.perf_counter() - start, args.out))
         elif args.command == "validate":
@@ -137,26 +170,32 @@ def main(argv=None) -> int:
         elif args.command == "forecast":
             from optimizer import forecast_commands as fcmd
 
+            progress.stage("backtest" if args.backtest else "forecast")
             if args.backtest:
                 families = args.families.split(",") if args.families else None
                 fcmd.backtest_command(args.config, args.out, seed=args.seed, origins=args.origins,
-                                      families=families, samples=args.samples)
+                                      families=families, samples=args.samples, log=log)
             else:
-                fcmd.forecast_command(args.config, args.out, seed=args.seed)
+                fcmd.forecast_command(args.config, args.out, seed=args.seed, log=log)
         elif args.command == "explain":
             from optimizer import forecast_commands as fcmd
 
-            fcmd.explain_command(args.config, args.item, args.location, args.out, seed=args.seed, top=args.top)
+            progress.stage("explain")
+            fcmd.explain_command(args.config, args.item, args.location, args.out, seed=args.seed, top=args.top,
+                                 log=progress.echo)
         return 0
     except EchelonError as exc:
+        progress.done()
         if args.debug:
             traceback.print_exc()
         print(f"echelon: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        progress.done()
         print("echelon: interrupted; no output written", file=sys.stderr)
         return 130
     except Exception:
+        progress.done()
         traceback.print_exc()
         print("echelon: internal error (a bug): please report it with the traceback above", file=sys.stderr)
         return 1

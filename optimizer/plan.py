@@ -29,11 +29,24 @@ class Plan:
         expected_fill_rate; ``target_position = on_hand + on_order - committed``.
     kpis : dict
         The figures of ``kpis.json``.
+    forecast : pandas.DataFrame or None
+        Demand per item x store x period: mean, quantiles ``q0.005`` ...
+        ``q0.995`` and ``unit_cost`` (:func:`optimizer.report.forecast_frame`).
+    projection : pandas.DataFrame or None
+        End-of-period on hand per item x stock point x period, percentiles
+        ``q0.05`` ... ``q0.95`` over the out-of-sample replay
+        (:func:`optimizer.simulate.stock_percentiles`).
+    sales : pandas.DataFrame or None
+        The last 28 days of sales per item x store, periods -28..-1
+        (:func:`optimizer.report.recent_sales`); None without a history.
     """
 
     orders: pd.DataFrame
     stock_positions: pd.DataFrame
     kpis: dict = field(default_factory=dict)
+    forecast: pd.DataFrame | None = None
+    projection: pd.DataFrame | None = None
+    sales: pd.DataFrame | None = None
 
 
 def _round(a):

@@ -24,7 +24,9 @@ from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model, tonight_purchase_value
 from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
 from optimizer.plan import Plan, capital_and_fill, extract_plan
-from optimizer.simulate import simulate_policy, summarise
+from optimizer.progress import Progress
+from optimizer.report import forecast_frame, recent_sales, render_report
+from optimizer.simulate import simulate_policy, stock_percentiles, summarise
 from optimizer.solver import SolveStatus, solve_pyomo
 from scenarios import sample_scenarios
 
@@ -168,8 +170,8 @@ def _solve_once(problem: Problem, config: Config):
     return built, sol
 
 
-def evaluate(problem: Problem, built, x: np.ndarray, table, config: Config, inputs: Inputs, seed: int) -> dict:
-    """Out-of-sample figures of a solved plan and the optimality-gap estimate.
+def evaluate(problem: Problem, built, x: np.ndarray, table, config: Config, inputs: Inputs, seed: int):
+    """Out-of-sample figures of a solved plan and the optimality-gap estimate, and the replay.
 
     The first stage (targets, tonight's shipments) is replayed on
     ``evaluation.scenarios`` fresh scenarios (seed + seed_offset, independent
@@ -179,6 +181,9 @@ def evaluate(problem: Problem, built, x: np.ndarray, table, config: Config, inpu
     (common random numbers keep its variance small); ``gap`` is their mean,
     ``gap_ci95_upper`` its one-sided 95% upper confidence bound (Student t),
     both also relative to the out-of-sample cost.
+
+    Returns ``(figures, replay)``: the dict of ``kpis.json``'s
+    ``out_of_sample`` and the :class:`~optimizer.simulate.SimulationResult`.
     """
     from scipy import stats
 
@@ -213,7 +218,7 @@ def evaluate(problem: Problem, built, x: np.ndarray, table, config: Config, inpu
                 gap_ci95_upper_relative=float(upper / scale),
             )
         out["optimality_gap"] = gap
-    return out
+    return out, replay
 
 
 def _decomposes(problem: Problem, config: Config, *, diagnosis: bool = False) -> bool:
@@ -349,7 +354,8 @@ def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
     return InfeasibleError(msg, diag)
 
 
-def run(config_path, out=None, *, seed: int | None = None, decompose: str | None = None) -> Plan:
+def run(config_path, out=None, *, seed: int | None = None, decompose: str | None = None,
+        progress: Progress | None = None) -> Plan:
     """Plan from a config file; write the outputs to ``out`` when given.
 
     Parameters
@@ -362,11 +368,15 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         Overrides ``scenarios.seed`` (also seeds the forecaster).
     decompose : {"auto", "on", "off"}, optional
         Overrides ``solver.decompose``.
+    progress : Progress, optional
+        Shows each stage as it runs (the command line passes one; silent by default).
 
     Returns
     -------
     Plan
-        ``orders``, ``stock_positions`` and ``kpis``.
+        ``orders``, ``stock_positions`` and ``kpis``; for the report,
+        ``forecast`` (demand quantiles), ``projection`` (on-hand percentiles
+        of the replay) and ``sales`` (the last 28 days, with a history).
 
     Raises
     ------
@@ -374,6 +384,8 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         Exit codes 2, 3 and 4 on the command line.
     """
     timings = {}
+    progress = progress or Progress(enabled=False)
+    progress.stage("load")
     t = time.perf_counter()
     config = load_config(config_path)
     if decompose is not None:
@@ -383,6 +395,7 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     on_hand, pipeline, state_files = initial_state(config, config_path, inputs)
     timings["load"] = time.perf_counter() - t
 
+    progress.stage("forecast")
     t = time.perf_counter()
     table, period_dates = forecast_demand(config, inputs, seed)
     timings["forecast"] = time.perf_counter() - t
@@ -396,6 +409,7 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     timings["scenarios"] = time.perf_counter() - t
 
     problem = _problem(config, inputs, scenario_set, on_hand, pipeline)
+    progress.stage("solve")
     built, sol = _solve(problem, config)
     timings.update({k: v for k, v in sol.timings_s.items() if k != "extract"})
     if sol.status == SolveStatus.INFEASIBLE:
@@ -415,6 +429,9 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
 
     t = time.perf_counter()
     plan = extract_plan(built, sol.x, sol.row_duals, sol.objective, period_dates)
+    plan.forecast = forecast_frame(table, dict(zip(inputs.items, inputs.unit_cost)), period_dates)
+    if inputs.history is not None:
+        plan.sales = recent_sales(inputs.history, inputs.as_of)
     timings["extract"] = time.perf_counter() - t + sol.timings_s["extract"]
     plan.kpis = {
         "status": sol.status.value,
@@ -428,20 +445,24 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     if sol.mip_gap is not None:  # a MIP: the best plan found and how far from optimal it may be
         plan.kpis["mip_gap"] = sol.mip_gap
     if config.evaluation.scenarios:
+        progress.stage("evaluate")
         t = time.perf_counter()
         plan.kpis["in_sample"] = {"cost": sol.objective, "fill_rate": plan.kpis["service"]["expected_fill_rate"]}
-        plan.kpis["out_of_sample"] = evaluate(problem, built, sol.x, table, config, inputs, seed)
+        plan.kpis["out_of_sample"], replay = evaluate(problem, built, sol.x, table, config, inputs, seed)
+        plan.projection = stock_percentiles(replay, problem.items, problem.network.nodes)
         timings["evaluate"] = time.perf_counter() - t
     if period_dates is not None:
         plan.kpis["as_of"] = inputs.as_of.date().isoformat()
         plan.kpis["period_dates"] = [pd.Timestamp(d).date().isoformat() for d in period_dates]
     if out is not None:
+        progress.stage("write")
         t = time.perf_counter()
         files = {"orders.csv": _csv(plan.orders), "stock_positions.csv": _csv(plan.stock_positions),
-                 "kpis.json": to_json(plan.kpis).encode()}
+                 "kpis.json": to_json(plan.kpis).encode(), "report.html": _report(plan, config_path, seed)}
         _write(files, config, config_path, inputs.data_files + state_files, seed, out, timings)
         timings["write"] = time.perf_counter() - t
     timings["total"] = sum(v for k, v in timings.items() if k != "total")
+    progress.done()
     return plan
 
 
@@ -464,3 +485,14 @@ def _write(files: dict, config: Config, config_path, data_files, seed, out, timi
         "timings_s": timings,
     }
     write_outputs(out, {**files, "manifest.json": to_json(manifest).encode()})
+
+
+def _report(plan: Plan, config_path, seed) -> bytes:
+    """``report.html`` of a written plan, its footer naming the code, config and seed."""
+    name = Path(config_path).name
+    return render_report(
+        plan, forecast=plan.forecast, projection=plan.projection, sales=plan.sales,
+        title=f"Plan: {name}",
+        footer=f"echelon {package_versions()['echelon']} · {name} (sha256 "
+               f"{sha256_file(config_path)[:12]}) · seed {seed}",
+    ).encode()

@@ -30,10 +30,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from optimizer.model import Problem
 
-__all__ = ["SimulationResult", "simulate_policy", "summarise"]
+__all__ = ["SimulationResult", "simulate_policy", "summarise", "stock_percentiles"]
 
 
 @dataclass
@@ -54,6 +55,7 @@ class SimulationResult:
     series_demand: np.ndarray  # (S, I, J)
     series_stockouts: np.ndarray  # (S, I, J) service periods with a unit short
     service_periods: np.ndarray  # (J,) periods t >= L_j
+    on_hand: np.ndarray  # (S, I, N, T) end-of-period on hand (negative: backorders)
 
 
 def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarray, demand: np.ndarray) -> SimulationResult:
@@ -103,6 +105,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
     series_short = np.zeros((I, J, S))
     series_dem = np.zeros((I, J, S))
     series_out = np.zeros((I, J, S))
+    path = np.empty((S, I, N, T))
     service = np.arange(T)[None, :] >= net.lead_time[stores][:, None]  # (J, T)
     store_sub = sub[:, stores].astype(float)  # (N, J)
 
@@ -166,6 +169,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
                 series_short[:, j] += short
                 series_dem[:, j] += d
                 series_out[:, j] += short > 1e-9
+        path[:, :, :, t] = np.transpose(on_hand, (2, 0, 1))
         held = np.maximum(on_hand, 0.0)
         holding += np.einsum("ins,in->s", held, problem.holding_cost)
         capital += np.einsum("ins,i->s", held + transit[:, :, :, t], problem.unit_cost) / T
@@ -186,6 +190,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
         series_demand=np.transpose(series_dem, (2, 0, 1)),
         series_stockouts=np.transpose(series_out, (2, 0, 1)),
         service_periods=service.sum(axis=1),
+        on_hand=path,
     )
 
 
@@ -252,3 +257,33 @@ def summarise(result: SimulationResult) -> dict:
     per_series = 1.0 - result.series_stockouts.mean(axis=0) / np.maximum(result.service_periods, 1)[None, :]
     out["cycle_service"] = {"lowest_item_location": float(per_series.min()), "mean": float(per_series.mean())}
     return out
+
+
+def stock_percentiles(result: SimulationResult, items, nodes, levels=(0.05, 0.25, 0.5, 0.75, 0.95)):
+    """Percentiles over scenarios of end-of-period on hand, per item x stock point x period.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        A replay; its ``on_hand`` has shape (S, I, N, T).
+    items, nodes : sequence of str
+        Ids along the item and node axes.
+    levels : sequence of float
+        Probabilities in (0, 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``item, location, period`` and one ``q<level>`` column per level, in
+        units (negative: backorders), one row per item x node x period.
+    """
+    S, I, N, T = result.on_hand.shape
+    q = np.quantile(result.on_hand, levels, axis=0)  # (Q, I, N, T)
+    frame = pd.DataFrame({
+        "item": np.repeat(np.asarray(items, dtype=object), N * T),
+        "location": np.tile(np.repeat(np.asarray(nodes, dtype=object), T), I),
+        "period": np.tile(np.arange(T), I * N),
+    })
+    for k, level in enumerate(levels):
+        frame[f"q{level:g}"] = q[k].ravel()
+    return frame

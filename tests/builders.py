@@ -1,4 +1,6 @@
-"""Small configs the tests tweak: the issue's single-store example and a two-echelon one."""
+"""Small configs the tests tweak (the issue's single-store example, a two-echelon one) and report tables."""
+
+import pandas as pd
 
 def single_stage(**overrides) -> dict:
     """The issue's single-store example (newsvendor), as a dict to tweak."""
@@ -44,3 +46,21 @@ def two_echelon(**overrides) -> dict:
     }
     config.update(overrides)
     return config
+
+
+def frontier_table() -> pd.DataFrame:
+    """A three-budget frontier in the columns the report takes (made up, monotone)."""
+    return pd.DataFrame({
+        "budget": [300.0, 400.0, 500.0], "capital_used": [299.0, 399.0, 480.0], "expected_cost": [140.0, 121.5, 118.25],
+        "fill_rate_in_sample": [0.90, 0.95, 0.97], "fill_rate_out_of_sample": [0.89, 0.94, 0.96],
+        "fill_rate_oos_lo95": [0.88, 0.93, 0.95], "fill_rate_oos_hi95": [0.90, 0.95, 0.97],
+        "shadow_price": [0.31, 0.04, 0.0],
+    })
+
+
+def exceptions_table() -> pd.DataFrame:
+    """Two exceptions in the columns the report takes, rank 2 listed first."""
+    return pd.DataFrame({
+        "rank": [2, 1], "kind": ["below target", "excess stock"], "item": ["widget", "widget"],
+        "location": ["s3", "dc"], "money_at_stake": [12.5, 40.0], "why": ["fill 0.81 < 0.90", "<cover> 9 days"],
+    })

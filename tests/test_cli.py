@@ -22,7 +22,8 @@ def test_run_writes_the_contract_files(write_config, tmp_path, capsys):
     out = tmp_path / "out"
     code, stdout, err = _run(capsys, "run", config, "--out", out)
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == ["kpis.json", "manifest.json", "orders.csv", "stock_positions.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["kpis.json", "manifest.json", "orders.csv", "report.html",
+                                                     "stock_positions.csv"]
     orders = pd.read_csv(out / "orders.csv")
     assert list(orders.columns) == ["item", "source", "destination", "quantity", "value", "arrives"]
     assert (orders["quantity"] > 0).all()
@@ -52,7 +53,7 @@ def test_same_config_and_seed_give_byte_identical_plans(write_config, tmp_path, 
     config = write_config(two_echelon(constraints={"service": {"fill_rate": 0.9}}))
     for name in ("a", "b"):
         assert _run(capsys, "run", config, "--out", tmp_path / name)[0] == 0
-    for name in ("orders.csv", "stock_positions.csv"):
+    for name in ("orders.csv", "stock_positions.csv", "report.html"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert _run(capsys, "run", config, "--out", tmp_path / "c", "--seed", 99)[0] == 0
     assert (tmp_path / "a" / "stock_positions.csv").read_bytes() != (tmp_path / "c" / "stock_positions.csv").read_bytes()
