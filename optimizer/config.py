@@ -29,17 +29,17 @@ import difflib
 from pathlib import Path
 from typing import Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from forecasts.distributions import FAMILIES
 from optimizer.errors import InputError
+from optimizer.safety import check_inside, read_yaml, tree_of
 
 __all__ = ["Config", "load_config", "resolve_path"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Node(_Model):
@@ -323,19 +323,7 @@ _PATH_KEYS = (("history", "path"), ("history", "calendar"), ("demand", "table"),
 
 
 def _read_mapping(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "", "config file not found", "check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, "", f"cannot read the config ({exc.__class__.__name__})", "give a UTF-8 YAML file") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InputError(path, where, f"YAML syntax error: {problem}", "fix the YAML syntax") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise InputError(path, "", f"expected a mapping of keys at the top, received {type(raw).__name__}",
                          "start the file with keys such as periods:, network:, items:")
@@ -376,11 +364,12 @@ def deep_merge(base, override):
     return override
 
 
-def resolve_raw(path, _chain=()) -> dict:
+def resolve_raw(path, _chain=(), _tree=None) -> dict:
     """The config mapping of ``path`` with every ``extends:`` applied (before validation).
 
     Paths to data files are made absolute relative to the file that sets them, so
-    a what-if file in another folder still finds its base's data.
+    a what-if file in another folder still finds its base's data. Every path must
+    lie inside the file's tree (its folder, or ``root:``; see :mod:`optimizer.safety`).
     """
     path = Path(path)
     here = path.resolve()
@@ -389,20 +378,21 @@ def resolve_raw(path, _chain=()) -> dict:
         raise InputError(path, "extends", f"the files extend each other in a cycle {cycle}",
                          "make the base file not extend its what-ifs")
     raw = _read_mapping(path)
+    tree = tree_of(path, raw, _tree)
     for section, key in _PATH_KEYS:
         part = raw.get(section)
         if isinstance(part, dict) and isinstance(part.get(key), str):
-            part[key] = str(resolve_path(here, part[key]))
+            part[key] = str(check_inside(resolve_path(here, part[key]), tree, path, f"{section}.{key}"))
     base = raw.pop("extends", None)
     if base is None:
         return raw
     if not isinstance(base, str):
         raise InputError(path, "extends", f"expected a file name, received {base!r}", "write extends: base.yaml")
-    base_path = resolve_path(path, base)
+    base_path = check_inside(resolve_path(path, base), tree, path, "extends")
     if not base_path.is_file():
         raise InputError(path, "extends", f"file not found: {base_path}",
                          "give the base config's path relative to this file")
-    return deep_merge(resolve_raw(base_path, _chain + (here,)), raw)
+    return deep_merge(resolve_raw(base_path, _chain + (here,), tree), raw)
 
 
 def load_config(path) -> Config:
