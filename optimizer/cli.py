@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 import traceback
+import warnings
 
 from optimizer.errors import EchelonError
 
@@ -114,6 +115,9 @@ def main(argv=None) -> int:
         _parser().print_help()
         return 2
     start = time.perf_counter()
+    if not getattr(args, "debug", False):
+        # The checks report bad numbers in one line; numpy's overflow warnings would add more.
+        warnings.simplefilter("ignore", RuntimeWarning)
     try:
         if args.command == "run":
             from optimizer.run import run

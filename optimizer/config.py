@@ -220,7 +220,7 @@ class Evaluation(_Model):
     scenarios: int = Field(1000, ge=0, description="Fresh scenarios the fixed first stage is replayed on (0: skip).")
     seed_offset: int = Field(1_000_003, ge=1, description="Fresh scenarios use seed + seed_offset (+ replication number).")
     replications: int = Field(
-        3, ge=0, description="Re-solves on independent scenario sets for the optimality-gap estimate (Mak, Morton & Wood); 0: skip."
+        3, ge=0, le=1000, description="Re-solves on independent scenario sets for the optimality-gap estimate (Mak, Morton & Wood); 0: skip."
     )
 
 
@@ -228,7 +228,7 @@ class Solver(_Model):
     """HiGHS settings."""
 
     time_limit: float = Field(600.0, gt=0, description="Seconds HiGHS may take.")
-    threads: int = Field(1, ge=1, description="HiGHS threads (1 keeps plans byte-identical across runs).")
+    threads: int = Field(1, ge=1, le=1024, description="HiGHS threads (1 keeps plans byte-identical across runs).")
     decompose: Literal["auto", "on", "off"] = Field(
         "auto", description="Solve item by item with priced budget and service rows (optimizer/decompose.py); "
         "auto: when several items share a budget or a fill-rate target.",

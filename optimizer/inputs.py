@@ -19,7 +19,7 @@ from forecasts.distributions import FAMILIES, DistributionTable
 from optimizer.config import Config, resolve_path
 from optimizer.errors import InputError
 from optimizer.model import Network
-from optimizer.numerics import QUANTITY_LIMIT
+from optimizer.numerics import QUANTITY_LIMIT, check_size
 
 __all__ = ["Inputs", "prepare", "network_arrays", "RECENT_PERIODS"]
 
@@ -132,20 +132,20 @@ def _demand_table(config: Config, config_file: str, items, stores) -> tuple[Dist
     if missing:
         raise InputError(path, f"column {sorted(missing)[0]}", "required column is missing",
                          "give columns item, location, period, family and the family's parameters")
-    unknown_items = set(frame["item"].astype(str)) - set(items)
-    if unknown_items:
-        raise InputError(path, "item", f"item {sorted(unknown_items)[0]!r} is not in the config's items",
-                         "list it under items: or remove its rows")
-    unknown_locs = set(frame["location"].astype(str)) - set(stores)
-    if unknown_locs:
-        raise InputError(path, "location", f"{sorted(unknown_locs)[0]!r} is not a store of the network",
-                         "use store ids from network.nodes")
+    for column, known, what, fix in (
+        ("item", items, "an item of the config", "list it under items: or remove its rows"),
+        ("location", stores, "a store of the network", "use store ids from network.nodes"),
+    ):
+        unknown = ~frame[column].astype(str).isin(known)
+        if unknown.any():
+            k = int(np.flatnonzero(unknown.to_numpy())[0])
+            raise InputError(path, f"row {k + 2}, {column}", f"{str(frame[column].iloc[k])!r} is not {what}", fix)
     frame = frame.astype({"item": str, "location": str})
     period = pd.to_numeric(frame["period"], errors="coerce")
     bad = ~(period.between(0, T - 1) & (period == period.round()))
     if bad.any():
         k = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(path, f"row {k + 2}, period", f"received {frame['period'].iloc[k]!r}",
+        raise InputError(path, f"row {k + 2}, period", f"received {str(frame['period'].iloc[k])!r}",
                          f"give a whole number from 0 to {T - 1} (periods: {T})")
     frame["period"] = period.astype(int)
     dup = frame.duplicated(["item", "location", "period"])
@@ -240,6 +240,7 @@ def prepare(config: Config, config_file) -> Inputs:
         items = tuple(i.id for i in config.items)
 
     I, N, J = len(items), len(net.nodes), len(stores)
+    check_size(config.scenarios.count, I, N, config.periods, config_file)
     derived = (
         _economics_from_history(config, config_file, history, [i for i in items if not _priced(config, i)], as_of)
         if history is not None and config.economics is not None
