@@ -446,7 +446,8 @@ def check_network(config: Config, file: str) -> None:
         path, node = [start], inbound[start]
         while node in inbound:
             if node in path:
-                cycle = " -> ".join(path[path.index(node):][::-1] + [node])
+                loop = path[path.index(node):][::-1]  # in the direction stock flows
+                cycle = " -> ".join(loop + [loop[0]])
                 raise InputError(file, "network.lanes", f"the lanes form a cycle {cycle}",
                                  "remove one lane of the cycle so every dc and store traces back to a supplier")
             path.append(node)
