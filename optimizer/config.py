@@ -2,7 +2,8 @@
 
 A config is YAML validated by pydantic models with unknown keys forbidden
 (a typo is an error that names the key) and every field documented. Paths in
-it are relative to the config file's folder. Two ways to give demand:
+it are relative to the config file's folder and must stay inside its folder
+tree (``root:`` widens it; see :mod:`optimizer.safety`). Two ways to give demand:
 
 * ``history:`` a sales table the forecast stage learns from, or
 * ``demand:`` explicit distributions (for what-ifs and tests)::
