@@ -160,6 +160,11 @@ def _demand_table(config: Config, config_file: str, items, stores) -> tuple[Dist
         k = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(path, f"row {k + 2}, family", f"unknown family {frame['family'].iloc[k]!r}",
                          f"use one of {parametric}")
+    for family in sorted(set(frame["family"].astype(str))):
+        absent = [p for p in FAMILIES[family] if p not in frame.columns]
+        if absent:
+            raise InputError(path, f"column {absent[0]}", "required column is missing",
+                             f"family {family} needs the columns {', '.join(FAMILIES[family])}")
     # Every (item, store, period) must be present: a table by item/location/period.
     full = pd.MultiIndex.from_product([items, stores, range(T)], names=["item", "location", "period"])
     got = pd.MultiIndex.from_frame(frame[["item", "location", "period"]])

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from tests.hardening import assert_plan_or_clean_error, run_cli, small_config
 
 OUTCOMES = collections.Counter()
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+def _settings(examples):
+    return settings(max_examples=examples, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 BAD_VALUES = st.sampled_from([
@@ -102,7 +103,7 @@ def _run(folder: Path, config, named=()):
     return code
 
 
-@SETTINGS
+@_settings(200)
 @given(config=mutated_configs())
 def test_generated_configs_plan_or_fail_cleanly(config):
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,7 +153,7 @@ def table_files(draw):
     return "table.csv", data
 
 
-@SETTINGS
+@_settings(200)
 @given(table=table_files())
 def test_generated_demand_tables_plan_or_fail_cleanly(table):
     name, data = table
@@ -183,7 +184,7 @@ def state_files(draw):
     return ("\n".join(",".join(r) for r in [header, *rows]) + "\n").encode()
 
 
-@SETTINGS
+@_settings(100)
 @given(state=state_files())
 def test_generated_state_tables_plan_or_fail_cleanly(state):
     with tempfile.TemporaryDirectory() as tmp:
@@ -204,7 +205,7 @@ def _history_text(order) -> str:
     return "item,location,date,quantity,price\n" + "\n".join(rows) + "\n"
 
 
-@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@_settings(10)
 @given(
     fault=st.sampled_from(["reversed", "nan", "negative", "bad_date", "duplicate", "unknown_store",
                            "truncated_gzip", "utf16", "empty", "as_of_outside"]),
