@@ -19,7 +19,7 @@ from forecasts.distributions import FAMILIES, DistributionTable
 from optimizer.config import Config, resolve_path
 from optimizer.errors import InputError
 from optimizer.model import Network
-from optimizer.numerics import QUANTITY_LIMIT, check_size
+from optimizer.numerics import QUANTITY_LIMIT, check_costs, check_size
 
 __all__ = ["Inputs", "prepare", "network_arrays", "RECENT_PERIODS"]
 
@@ -275,6 +275,7 @@ def prepare(config: Config, config_file) -> Inputs:
         window = history[history["date"] > as_of - pd.Timedelta(days=RECENT_PERIODS)]
         mean = window.groupby(["item", "location"])["quantity"].mean()
         recent = np.array([[mean.get((i, s), 0.0) for s in stores] for i in items])
+    check_costs(holding, short, net.lane_cost, items, net.nodes, config_file)
     return Inputs(net, items, stores, history, calendar, demand_table, as_of, unit, holding, short, recent, data_files)
 
 

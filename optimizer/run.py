@@ -22,7 +22,7 @@ from optimizer.decompose import solve_decomposed
 from optimizer.errors import InfeasibleError, InputError, SolverError, TimeLimitError
 from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model
-from optimizer.numerics import check_costs, check_demand
+from optimizer.numerics import check_demand
 from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
 from optimizer.plan import Plan, capital_and_fill, extract_plan
 from optimizer.simulate import simulate_policy, summarise
@@ -288,8 +288,6 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     seed = config.scenarios.seed if seed is None else int(seed)
     inputs = prepare(config, config_path)
     on_hand, pipeline, state_files = initial_state(config, config_path, inputs)
-    net = inputs.network
-    check_costs(inputs.holding_cost, inputs.shortage_cost, net.lane_cost, inputs.items, net.nodes, str(config_path))
     timings["load"] = time.perf_counter() - t
 
     t = time.perf_counter()
