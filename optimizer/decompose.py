@@ -177,7 +177,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
             if reduced < -tol * max(1.0, abs(sigma[i])):
                 propose(i, x)
                 added += 1
-        out_of_time = time_limit is not None and time.perf_counter() - t0 > time_limit
+        out_of_time = time_limit is not None and time.perf_counter() - t1 > time_limit  # solving, not building
         if not added or rounds >= max_rounds or out_of_time:
             break
     t2 = time.perf_counter()
