@@ -135,6 +135,11 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     infeasibility diagnosis ``"capital"`` (expected capital) or ``"short"``
     (probability-weighted store units short over the service periods).
 
+    ``time_limit`` bounds each HiGHS solve and, checked after each round, the
+    rounds in all (building excluded): past it the current combination is
+    returned with status ``TIME_LIMIT`` if it meets the linking rows, else
+    ``TIME_LIMIT_NO_SOLUTION`` (exit code 4), as is an item solve that runs out.
+
     Returns ``(built, solution)`` like the monolithic path: ``built`` is the
     whole model's programme (built for its indices, not solved) and the
     solution's ``x`` is in its column order; ``row_duals`` holds the master's
