@@ -94,8 +94,11 @@ def _check_params(family: str, params: pd.DataFrame) -> None:
         elif rule == "non-negative":
             bad |= v < 0
         if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            where = " ".join(f"{key}={params[key].iloc[k]}" for key in _KEYS if key in params)
+            need = rule if rule == "finite" else f"{rule} and finite"
             raise ValueError(
-                f"{family} demand needs {name} {rule} and finite; received {name}={v[bad][0]!r}"
+                f"{family} demand ({where}) needs {name} {need}; received {name}={float(v[k]):g}"
             )
 
 

@@ -1,7 +1,8 @@
 """The ``echelon`` command line.
 
 Exit codes: 0 plan written, 1 internal error, 2 bad config or data,
-3 infeasible (with the diagnosis), 4 no feasible plan within the time limit.
+3 infeasible (with the diagnosis), 4 no feasible plan within the time limit,
+5 out of memory or disk.
 A user's mistake is one line on stderr, never a traceback (``--debug`` shows it).
 """
 
@@ -11,6 +12,7 @@ import argparse
 import sys
 import time
 import traceback
+import warnings
 
 from optimizer.errors import EchelonError
 from optimizer.progress import Progress
@@ -148,6 +150,9 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     progress = Progress(enabled=False if getattr(args, "quiet", False) else None)
     log = (lambda *_: None) if getattr(args, "quiet", False) else progress.echo
+    if not getattr(args, "debug", False):
+        # The checks report bad numbers in one line; numpy's overflow warnings would add more.
+        warnings.simplefilter("ignore", RuntimeWarning)
     try:
         if args.command == "run":
             from optimizer.run import run
@@ -190,6 +195,12 @@ def main(argv=None) -> int:
             traceback.print_exc()
         print(f"echelon: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except MemoryError:
+        if args.debug:
+            traceback.print_exc()
+        print("echelon: error: out of memory; nothing was written and any earlier output is untouched; "
+              "lower scenarios.count or periods, or run on a larger machine", file=sys.stderr)
+        return 5
     except KeyboardInterrupt:
         progress.done()
         print("echelon: interrupted; no output written", file=sys.stderr)

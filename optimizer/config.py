@@ -2,7 +2,8 @@
 
 A config is YAML validated by pydantic models with unknown keys forbidden
 (a typo is an error that names the key) and every field documented. Paths in
-it are relative to the config file's folder. Two ways to give demand:
+it are relative to the config file's folder and must stay inside its folder
+tree (``root:`` widens it; see :mod:`optimizer.safety`). Two ways to give demand:
 
 * ``history:`` a sales table the forecast stage learns from, or
 * ``demand:`` explicit distributions (for what-ifs and tests)::
@@ -29,17 +30,17 @@ import difflib
 from pathlib import Path
 from typing import Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from forecasts.distributions import FAMILIES
 from optimizer.errors import InputError
+from optimizer.safety import check_inside, read_yaml, tree_of
 
 __all__ = ["Config", "load_config", "resolve_path"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Node(_Model):
@@ -280,7 +281,7 @@ class Evaluation(_Model):
     scenarios: int = Field(1000, ge=0, description="Fresh scenarios the fixed first stage is replayed on (0: skip).")
     seed_offset: int = Field(1_000_003, ge=1, description="Fresh scenarios use seed + seed_offset (+ replication number).")
     replications: int = Field(
-        3, ge=0, description="Re-solves on independent scenario sets for the optimality-gap estimate (Mak, Morton & Wood); 0: skip."
+        3, ge=0, le=1000, description="Re-solves on independent scenario sets for the optimality-gap estimate (Mak, Morton & Wood); 0: skip."
     )
 
 
@@ -288,7 +289,7 @@ class Solver(_Model):
     """HiGHS settings."""
 
     time_limit: float = Field(600.0, gt=0, description="Seconds HiGHS may take.")
-    threads: int = Field(1, ge=1, description="HiGHS threads (1 keeps plans byte-identical across runs).")
+    threads: int = Field(1, ge=1, le=1024, description="HiGHS threads (1 keeps plans byte-identical across runs).")
     mip_gap: float = Field(
         1e-4, ge=0, lt=1, description="Relative gap at which HiGHS stops a MIP (case packs, MOQs, cycle service); "
         "the best plan found within time_limit is returned with its gap.",
@@ -388,19 +389,7 @@ _PATH_KEYS = (("history", "path"), ("history", "calendar"), ("demand", "table"),
 
 
 def _read_mapping(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "", "config file not found", "check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, "", f"cannot read the config ({exc.__class__.__name__})", "give a UTF-8 YAML file") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InputError(path, where, f"YAML syntax error: {problem}", "fix the YAML syntax") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise InputError(path, "", f"expected a mapping of keys at the top, received {type(raw).__name__}",
                          "start the file with keys such as periods:, network:, items:")
@@ -441,11 +430,12 @@ def deep_merge(base, override):
     return override
 
 
-def resolve_raw(path, _chain=()) -> dict:
+def resolve_raw(path, _chain=(), _tree=None) -> dict:
     """The config mapping of ``path`` with every ``extends:`` applied (before validation).
 
     Paths to data files are made absolute relative to the file that sets them, so
-    a what-if file in another folder still finds its base's data.
+    a what-if file in another folder still finds its base's data. Every path must
+    lie inside the file's tree (its folder, or ``root:``; see :mod:`optimizer.safety`).
     """
     path = Path(path)
     here = path.resolve()
@@ -454,20 +444,21 @@ def resolve_raw(path, _chain=()) -> dict:
         raise InputError(path, "extends", f"the files extend each other in a cycle {cycle}",
                          "make the base file not extend its what-ifs")
     raw = _read_mapping(path)
+    tree = tree_of(path, raw, _tree)
     for section, key in _PATH_KEYS:
         part = raw.get(section)
         if isinstance(part, dict) and isinstance(part.get(key), str):
-            part[key] = str(resolve_path(here, part[key]))
+            part[key] = str(check_inside(resolve_path(here, part[key]), tree, path, f"{section}.{key}"))
     base = raw.pop("extends", None)
     if base is None:
         return raw
     if not isinstance(base, str):
         raise InputError(path, "extends", f"expected a file name, received {base!r}", "write extends: base.yaml")
-    base_path = resolve_path(path, base)
+    base_path = check_inside(resolve_path(path, base), tree, path, "extends")
     if not base_path.is_file():
         raise InputError(path, "extends", f"file not found: {base_path}",
                          "give the base config's path relative to this file")
-    return deep_merge(resolve_raw(base_path, _chain + (here,)), raw)
+    return deep_merge(resolve_raw(base_path, _chain + (here,), tree), raw)
 
 
 def load_config(path) -> Config:
@@ -521,7 +512,8 @@ def check_network(config: Config, file: str) -> None:
         path, node = [start], inbound[start]
         while node in inbound:
             if node in path:
-                cycle = " -> ".join(path[path.index(node):][::-1] + [node])
+                loop = path[path.index(node):][::-1]  # in the direction stock flows
+                cycle = " -> ".join(loop + [loop[0]])
                 raise InputError(file, "network.lanes", f"the lanes form a cycle {cycle}",
                                  "remove one lane of the cycle so every dc and store traces back to a supplier")
             path.append(node)

@@ -51,7 +51,7 @@ from scipy import sparse
 
 from optimizer.lp import column_vector
 from optimizer.model import Built, Problem, build_model
-from optimizer.solver import Solution, SolveStatus, _highs, compile_pyomo, load_arrays, solve_arrays
+from optimizer.solver import Solution, SolveStatus, _highs, compile_pyomo, cost_scale, load_arrays, solve_arrays
 
 __all__ = ["solve_decomposed"]
 
@@ -129,7 +129,8 @@ class _ItemModel:
         self.cols = compiled.cols  # compiled column k is programme column cols[k]
         a = compiled.a_csc
         self.highs = _highs(time_limit, threads)
-        load_arrays(self.highs, self.cost[self.cols], a, compiled.col_lb, compiled.col_ub,
+        self.scale = cost_scale(self.cost)
+        load_arrays(self.highs, self.cost[self.cols] * self.scale, a, compiled.col_lb, compiled.col_ub,
                     compiled.row_lb, compiled.row_ub)
         self.index = np.arange(a.shape[1], dtype=np.int32)
 
@@ -141,13 +142,21 @@ class _ItemModel:
     def solve(self, lam: float, mu: float, nu=None) -> np.ndarray | None:
         """The item's plan at prices (lam, mu, nu), as a vector over the programme's columns."""
         priced = self.priced(lam, mu, nu)
-        self.highs.changeColsCost(len(self.index), self.index, priced[self.cols])
+        self.highs.changeColsCost(len(self.index), self.index, priced[self.cols] * self.scale)
         self.highs.run()
-        if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        self.status = self.highs.getModelStatus()
+        if self.status != highspy.HighsModelStatus.kOptimal:
             return None
         x = np.zeros(self.n_cols)
         x[self.cols] = np.asarray(self.highs.getSolution().col_value, float)
         return x
+
+
+def _failed(model: _ItemModel, message: str, otherwise: SolveStatus) -> Solution:
+    """An item model's failed solve: out of time, or ``otherwise``."""
+    if model.status == highspy.HighsModelStatus.kTimeLimit:
+        return Solution(SolveStatus.TIME_LIMIT_NO_SOLUTION, message=f"{message} within the time limit")
+    return Solution(otherwise, message=f"{message} ({model.highs.modelStatusToString(model.status)})")
 
 
 def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0)):
@@ -184,6 +193,11 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     infeasibility diagnosis ``"capital"`` (expected capital) or ``"short"``
     (probability-weighted store units short over the service periods).
 
+    ``time_limit`` bounds each HiGHS solve and, checked after each round, the
+    rounds in all (building excluded): past it the current combination is
+    returned with status ``TIME_LIMIT`` if it meets the linking rows, else
+    ``TIME_LIMIT_NO_SOLUTION`` (exit code 4), as is an item solve that runs out.
+
     Returns ``(built, solution)`` like the monolithic path: ``built`` is the
     whole model's programme (built for its indices, not solved) and the
     solution's ``x`` is in its column order; ``row_duals`` holds the master's
@@ -215,7 +229,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     for i, m in enumerate(items):
         x = m.solve(0.0, 0.0, nu)
         if x is None:
-            return whole, Solution(SolveStatus.INFEASIBLE, message=f"item {problem.items[i]} has no plan")
+            return whole, _failed(m, f"item {problem.items[i]} has no plan", SolveStatus.INFEASIBLE)
         propose(i, x)
     rounds = 0
     while True:
@@ -228,15 +242,18 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
         for i, m in enumerate(items):
             x = m.solve(lam, mu, nu)
             if x is None:
-                return whole, Solution(SolveStatus.ERROR, message=f"item {problem.items[i]} failed to re-solve")
+                return whole, _failed(m, f"item {problem.items[i]} failed to re-solve", SolveStatus.ERROR)
             reduced = m.priced(lam, mu, nu) @ x + m.const - sigma[i]
             if reduced < -tol * max(1.0, abs(sigma[i])):
                 propose(i, x)
                 added += 1
-        if not added or rounds >= max_rounds:
+        out_of_time = time_limit is not None and time.perf_counter() - t1 > time_limit  # solving, not building
+        if not added or rounds >= max_rounds or out_of_time:
             break
     t2 = time.perf_counter()
     if slack > 1e-6:
+        if added and out_of_time:
+            return whole, Solution(SolveStatus.TIME_LIMIT_NO_SOLUTION, message=f"time limit after {rounds} rounds")
         return whole, Solution(SolveStatus.INFEASIBLE, message="the budget, service target and limits cannot all be met")
     x = np.zeros(whole.lp.n_cols)
     for (i, *_), xi, th in zip(columns, solutions, theta):
@@ -253,7 +270,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     if blocks:
         duals[np.concatenate([np.arange(b.start, b.start + b.size) for b in blocks])] = nu
     objective = float(sum(th * c[1] for c, th in zip(columns, theta)))
-    status = SolveStatus.OPTIMAL if rounds < max_rounds else SolveStatus.TIME_LIMIT
+    status = SolveStatus.TIME_LIMIT if added else SolveStatus.OPTIMAL
     sol = Solution(status, objective=objective, x=x, row_duals=duals, message=f"{rounds} rounds, {len(columns)} proposals")
     sol.timings_s = {"build": t1 - t0, "handover": 0.0, "solve": t2 - t1, "extract": time.perf_counter() - t2}
     return whole, sol

@@ -8,12 +8,13 @@ code   meaning
 2      bad config or data (:class:`InputError`)
 3      infeasible: targets cannot all be met (:class:`InfeasibleError`)
 4      no feasible plan within the time limit (:class:`TimeLimitError`)
+5      out of memory or disk; nothing written (:class:`ResourceError`)
 =====  ===========================================================
 """
 
 from __future__ import annotations
 
-__all__ = ["EchelonError", "InputError", "InfeasibleError", "TimeLimitError"]
+__all__ = ["EchelonError", "InputError", "InfeasibleError", "TimeLimitError", "SolverError", "ResourceError"]
 
 
 class EchelonError(Exception):
@@ -63,3 +64,15 @@ class TimeLimitError(EchelonError):
     """The solver found no feasible plan within its time limit."""
 
     exit_code = 4
+
+
+class SolverError(EchelonError):
+    """HiGHS stopped without an answer the plan can use (an error or unbounded status)."""
+
+    exit_code = 1
+
+
+class ResourceError(EchelonError):
+    """The machine ran out of memory or disk; the previous outputs are left as they were."""
+
+    exit_code = 5

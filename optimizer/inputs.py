@@ -7,6 +7,8 @@ solves anything; :func:`prepare` is what ``echelon validate`` runs.
 
 from __future__ import annotations
 
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from forecasts.distributions import FAMILIES, DistributionTable
 from optimizer.config import Config, resolve_path
 from optimizer.errors import InputError
 from optimizer.model import Network
+from optimizer.numerics import QUANTITY_LIMIT, check_costs, check_size
 
 __all__ = ["Inputs", "prepare", "network_arrays", "RECENT_PERIODS"]
 
@@ -115,6 +118,20 @@ def _read_csv(path: Path, key: str, config_file: str) -> pd.DataFrame:
         raise InputError(path, "", f"cannot read as CSV ({first})", "give a comma-separated file with a header row") from None
 
 
+@contextmanager
+def _unreadable(path: Path, what: str):
+    """Turn a history or calendar reader's failure into an :class:`InputError` naming ``path``.
+
+    A truncated gzip ends in ``EOFError``, a corrupt one in ``OSError`` or ``zlib.error``,
+    bad bytes in ``UnicodeDecodeError`` (a ``ValueError``) and bad contents in ``ValueError``.
+    """
+    try:
+        yield
+    except (ValueError, OSError, EOFError, zlib.error) as exc:
+        first = (str(exc).splitlines() or [exc.__class__.__name__])[0]
+        raise InputError(path, "", first, f"correct the {what} file (a UTF-8 CSV, gzip allowed)") from None
+
+
 def _demand_table(config: Config, config_file: str, items, stores) -> tuple[DistributionTable, list]:
     T = config.periods
     spec = config.demand
@@ -128,21 +145,39 @@ def _demand_table(config: Config, config_file: str, items, stores) -> tuple[Dist
     if missing:
         raise InputError(path, f"column {sorted(missing)[0]}", "required column is missing",
                          "give columns item, location, period, family and the family's parameters")
-    unknown_items = set(frame["item"].astype(str)) - set(items)
-    if unknown_items:
-        raise InputError(path, "item", f"item {sorted(unknown_items)[0]!r} is not in the config's items",
-                         "list it under items: or remove its rows")
-    unknown_locs = set(frame["location"].astype(str)) - set(stores)
-    if unknown_locs:
-        raise InputError(path, "location", f"{sorted(unknown_locs)[0]!r} is not a store of the network",
-                         "use store ids from network.nodes")
+    for column, known, what, fix in (
+        ("item", items, "an item of the config", "list it under items: or remove its rows"),
+        ("location", stores, "a store of the network", "use store ids from network.nodes"),
+    ):
+        unknown = ~frame[column].astype(str).isin(known)
+        if unknown.any():
+            k = int(np.flatnonzero(unknown.to_numpy())[0])
+            raise InputError(path, f"row {k + 2}, {column}", f"{str(frame[column].iloc[k])!r} is not {what}", fix)
     frame = frame.astype({"item": str, "location": str})
+    period = pd.to_numeric(frame["period"], errors="coerce")
+    bad = ~(period.between(0, T - 1) & (period == period.round()))
+    if bad.any():
+        k = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(path, f"row {k + 2}, period", f"received {str(frame['period'].iloc[k])!r}",
+                         f"give a whole number from 0 to {T - 1} (periods: {T})")
+    frame["period"] = period.astype(int)
+    dup = frame.duplicated(["item", "location", "period"])
+    if dup.any():
+        k = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputError(path, f"row {k + 2}", f"a second row for item {frame['item'].iloc[k]!r} at "
+                         f"{frame['location'].iloc[k]!r} in period {frame['period'].iloc[k]}",
+                         "keep one row per item x store x period")
     parametric = sorted(f for f in FAMILIES if f != "empirical")
     bad = ~frame["family"].astype(str).isin(parametric)
     if bad.any():
         k = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(path, f"row {k + 2}, family", f"unknown family {frame['family'].iloc[k]!r}",
                          f"use one of {parametric}")
+    for family in sorted(set(frame["family"].astype(str))):
+        absent = [p for p in FAMILIES[family] if p not in frame.columns]
+        if absent:
+            raise InputError(path, f"column {absent[0]}", "required column is missing",
+                             f"family {family} needs the columns {', '.join(FAMILIES[family])}")
     # Every (item, store, period) must be present: a table by item/location/period.
     full = pd.MultiIndex.from_product([items, stores, range(T)], names=["item", "location", "period"])
     got = pd.MultiIndex.from_frame(frame[["item", "location", "period"]])
@@ -220,15 +255,11 @@ def prepare(config: Config, config_file) -> Inputs:
         for key, p in (("history.path", hpath), ("history.calendar", cpath)):
             if p is not None and not p.is_file():
                 raise InputError(config_file, key, f"file not found: {p}", "fix the path (relative to the config's folder)")
-        try:
+        with _unreadable(hpath, "history"):
             history = read_history(hpath, calendar_path=cpath)
-        except ValueError as exc:
-            raise InputError(hpath, "", str(exc), "correct the history file") from None
         if cpath is not None:
-            try:
+            with _unreadable(cpath, "calendar"):
                 calendar = read_calendar(cpath)
-            except ValueError as exc:
-                raise InputError(cpath, "", str(exc), "correct the calendar file") from None
         data_files += [p for p in (hpath, cpath) if p is not None]
         missing = sorted(set(stores) - set(history["location"].astype(str)))
         if missing:
@@ -247,6 +278,7 @@ def prepare(config: Config, config_file) -> Inputs:
         items = tuple(i.id for i in config.items)
 
     I, N, J = len(items), len(net.nodes), len(stores)
+    check_size(config.scenarios.count, I, N, config.periods, config_file)
     derived = (
         _economics_from_history(config, config_file, history, [i for i in items if not _priced(config, i)], as_of)
         if history is not None and config.economics is not None
@@ -276,6 +308,7 @@ def prepare(config: Config, config_file) -> Inputs:
         window = history[history["date"] > as_of - pd.Timedelta(days=RECENT_PERIODS)]
         mean = window.groupby(["item", "location"])["quantity"].mean()
         recent = np.array([[mean.get((i, s), 0.0) for s in stores] for i in items])
+    check_costs(holding, short, net.lane_cost, items, net.nodes, config_file)
     return Inputs(net, items, stores, history, calendar, demand_table, as_of, unit, holding, short, recent, data_files)
 
 
@@ -317,16 +350,27 @@ def initial_state(config: Config, config_file, inputs: Inputs) -> tuple[np.ndarr
             what = "item" if i is None else "location"
             raise InputError(path, f"row {r}, {what}", f"unknown {what} {getattr(row, what)!r}",
                              "use item ids of the plan and dc/store ids of the network")
-        qty = float(row.on_hand)
-        if not np.isfinite(qty) or qty < 0:
-            raise InputError(path, f"row {r}, on_hand", f"must be a number >= 0, received {row.on_hand!r}", "correct it")
-        on_hand[i, n] += qty
-        transit = float(getattr(row, "in_transit", 0.0) or 0.0)
+        on_hand[i, n] += _quantity(path, r, "on_hand", row.on_hand)
+        transit = _quantity(path, r, "in_transit", getattr(row, "in_transit", 0.0), blank=0.0)
         if transit:
-            arrives = int(getattr(row, "arrives", 0))
-            if not 0 <= arrives < max(int(net.lead_time[n]), 1):
+            arrives = _quantity(path, r, "arrives", getattr(row, "arrives", 0), blank=0.0)
+            if arrives != int(arrives) or not 0 <= arrives < max(int(net.lead_time[n]), 1):
                 raise InputError(path, f"row {r}, arrives", f"period {arrives} is not within the lane's lead time",
                                  f"use a period from 0 to {max(int(net.lead_time[n]) - 1, 0)}")
             if arrives < T:
-                pipeline[i, n, arrives] += transit
+                pipeline[i, n, int(arrives)] += transit
     return on_hand, pipeline, [path]
+
+
+def _quantity(path: Path, row: int, column: str, value, *, blank: float | None = None) -> float:
+    """A state table's number: finite, >= 0 and at most :data:`~optimizer.numerics.QUANTITY_LIMIT`."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = float("nan")
+    if x != x and blank is not None and (value is None or (isinstance(value, float) and value != value)):
+        return blank
+    if not np.isfinite(x) or not 0 <= x <= QUANTITY_LIMIT:
+        raise InputError(path, f"row {row}, {column}", f"must be a number from 0 to {QUANTITY_LIMIT:g}, "
+                         f"received {value!r}", "correct it")
+    return x

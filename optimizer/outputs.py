@@ -6,10 +6,19 @@ first renamed aside and removed only once the new one is in place, so a run
 killed at any moment leaves either the old outputs or the new ones, never
 half of either. A folder that exists and holds no ``manifest.json`` is not
 an echelon output: it is never replaced.
+
+Faults: a write that fails (disk full, no permission) removes the temporary
+folder, puts the earlier run back if it had been moved aside, and raises
+:class:`~optimizer.errors.ResourceError` (exit code 5). A run killed after
+moving the earlier run aside (``.NAME.old-*``) and before renaming the new one
+into place leaves the earlier run there; the next write puts it back first.
+Temporary folders of killed runs (``.NAME.tmp-PID-*``, the process gone) are
+removed by the next write to the same folder.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -20,7 +29,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from optimizer.errors import InputError
+from optimizer.errors import InputError, ResourceError
 
 __all__ = ["write_outputs", "sha256_file", "package_versions", "to_json"]
 
@@ -76,6 +85,28 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _recover(out: Path) -> None:
+    """Undo what a killed write left beside ``out``: put an earlier run moved aside back
+    (when ``out`` is missing) and remove temporary folders whose process is gone."""
+    for tmp in out.parent.glob(f".{out.name}.tmp-*"):
+        pid = tmp.name[len(out.name) + 6:].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+    olds = sorted(out.parent.glob(f".{out.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if olds and not out.exists() and (olds[-1] / "manifest.json").is_file():
+        olds[-1].rename(out)
+
+
 def write_outputs(out_dir, files: dict[str, bytes]) -> Path:
     """Write ``files`` (name -> bytes) as the folder ``out_dir``, atomically.
 
@@ -83,13 +114,29 @@ def write_outputs(out_dir, files: dict[str, bytes]) -> Path:
     ------
     InputError
         ``out_dir`` exists but is not an echelon output folder (or is a file).
+    ResourceError
+        Writing failed (disk full, permission, ...); ``out_dir`` is as it was.
     """
     out = Path(out_dir)
+    try:
+        if out.parent.is_dir():
+            _recover(out)
+        return _write_folder(out, files)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        fix = "free disk space and run again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else \
+            "check that the folder is writable and run again"
+        raise ResourceError(f"{out}: cannot write the outputs ({reason}); nothing was written and any "
+                            f"earlier run there is untouched; {fix}") from exc
+
+
+def _write_folder(out: Path, files: dict[str, bytes]) -> Path:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
         raise InputError(out, "--out", "exists and is not an echelon output folder",
                          "choose a new folder or an earlier run's output folder")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+    old = None
     try:
         for name, data in files.items():
             with open(tmp / name, "wb") as f:
@@ -97,18 +144,19 @@ def write_outputs(out_dir, files: dict[str, bytes]) -> Path:
                 f.flush()
                 os.fsync(f.fileno())
         _fsync_dir(tmp)
-        old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             old.rmdir()
             out.rename(old)
         tmp.rename(out)
-        _fsync_dir(out.parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not out.exists():
+            old.rename(out)
         raise
+    _fsync_dir(out.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     return out
 
 

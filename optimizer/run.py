@@ -19,9 +19,10 @@ import pandas as pd
 
 from optimizer.config import Config, load_config
 from optimizer.decompose import solve_decomposed
-from optimizer.errors import InfeasibleError, InputError, TimeLimitError
+from optimizer.errors import InfeasibleError, InputError, SolverError, TimeLimitError
 from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model, tonight_purchase_value
+from optimizer.numerics import check_demand
 from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
 from optimizer.plan import Plan, capital_and_fill, extract_plan
 from optimizer.progress import Progress
@@ -409,6 +410,7 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     timings["scenarios"] = time.perf_counter() - t
 
     problem = _problem(config, inputs, scenario_set, on_hand, pipeline)
+    check_demand(problem.demand, inputs.items, inputs.stores, *_demand_source(config, config_path))
     progress.stage("solve")
     built, sol = _solve(problem, config)
     timings.update({k: v for k, v in sol.timings_s.items() if k != "extract"})
@@ -425,7 +427,8 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
             "raise it, or use fewer scenarios or periods"
         )
     if sol.status not in (SolveStatus.OPTIMAL, SolveStatus.TIME_LIMIT):
-        raise RuntimeError(f"HiGHS ended with status {sol.message!r}")
+        raise SolverError(f"HiGHS ended with status {sol.status.value} ({sol.message}) and no plan; nothing was "
+                          "written; run `echelon validate` on the config, and rerun with --debug to report it")
 
     t = time.perf_counter()
     plan = extract_plan(built, sol.x, sol.row_duals, sol.objective, period_dates)
@@ -464,6 +467,15 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     timings["total"] = sum(v for k, v in timings.items() if k != "total")
     progress.done()
     return plan
+
+
+def _demand_source(config: Config, config_path) -> tuple[str, str]:
+    """The file and key the scenario demand comes from, for error messages."""
+    if config.demand is None:
+        return config.history.path, "forecast (the distributions NGBoost learnt from this history)"
+    if config.demand.table is not None:
+        return config.demand.table, "parameters"
+    return str(config_path), "demand.distribution"
 
 
 def _csv(frame: pd.DataFrame) -> bytes:

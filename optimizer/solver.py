@@ -32,7 +32,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-__all__ = ["SolveStatus", "Solution", "solve_pyomo", "solve_arrays"]
+__all__ = ["SolveStatus", "Solution", "cost_scale", "solve_pyomo", "solve_arrays"]
 
 
 class SolveStatus(str, enum.Enum):
@@ -86,6 +86,18 @@ def _highs(time_limit: float | None, threads: int, mip_gap: float | None = None)
     if mip_gap is not None:
         h.setOptionValue("mip_rel_gap", float(mip_gap))
     return h
+
+
+def cost_scale(c) -> float:
+    """The power of two that brings the largest ``|c|`` into [1, 2).
+
+    HiGHS's dual tolerance (1e-7) is absolute: costs weighted by scenario
+    probabilities (a holding cost of 1e-6 over 200 scenarios is 5e-9 per
+    column) would sit below it and be ignored. Scaling by a power of two is
+    exact, so the plan does not depend on the units the costs are stated in.
+    """
+    top = float(np.max(np.abs(c))) if np.size(c) else 0.0
+    return 1.0 if top == 0.0 or not np.isfinite(top) else float(2.0 ** -np.floor(np.log2(top)))
 
 
 def load_arrays(h, c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0, integrality=None) -> None:
@@ -240,10 +252,12 @@ def solve_pyomo(model: pyo.ConcreteModel, n_rows: int, *, time_limit=None, threa
     t0 = time.perf_counter()
     k = compile_pyomo(model)
     t1 = time.perf_counter()
+    scale = cost_scale(k.c)
     sol = solve_arrays(
-        k.c, k.a_csc, k.col_lb, k.col_ub, k.row_lb, k.row_ub,
-        offset=k.offset, time_limit=time_limit, threads=threads, integrality=k.integrality, mip_gap=mip_gap,
+        k.c * scale, k.a_csc, k.col_lb, k.col_ub, k.row_lb, k.row_ub,
+        offset=k.offset * scale, time_limit=time_limit, threads=threads, integrality=k.integrality, mip_gap=mip_gap,
     )
+    sol.objective /= scale
     t2 = time.perf_counter()
     if sol.x is not None:
         x = np.zeros(len(model._lp_columns))
@@ -251,7 +265,7 @@ def solve_pyomo(model: pyo.ConcreteModel, n_rows: int, *, time_limit=None, threa
         sol.x = x
     if sol.row_duals is not None:
         duals = np.zeros(n_rows)
-        duals[k.rows] = sol.row_duals
+        duals[k.rows] = sol.row_duals / scale
         sol.row_duals = duals
     sol.timings_s = {
         "compile": t1 - t0,
