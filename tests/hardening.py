@@ -6,7 +6,7 @@ import warnings
 
 from optimizer.cli import main
 
-OUTPUTS = ["kpis.json", "manifest.json", "orders.csv", "stock_positions.csv"]
+OUTPUTS = ["kpis.json", "manifest.json", "orders.csv", "report.html", "stock_positions.csv"]
 
 
 def small_config(**overrides) -> dict:
