@@ -235,6 +235,18 @@ class Solver(_Model):
     )
 
 
+class Nightly(_Model):
+    """The nightly job (``echelon nightly``): where it records runs and writes tonight's files."""
+
+    store: str = Field("runs.sqlite", description="Run store: an SQLite file (created if missing).")
+    out: str = Field("nightly", description="Folder of tonight's plan, exceptions and supplier feeds (replaced atomically).")
+    approved: str = Field("approved", description="Folder of the approved plan written by `echelon approve`.")
+    feed_bucket: int = Field(7, ge=1, description="Periods per later bucket of the supplier feeds (7: weeks of days).")
+    auto_approve_below: float = Field(
+        0.0, ge=0, description="With --auto-approve: approve when no exception has more money at stake than this.",
+    )
+
+
 class Config(_Model):
     """An echelon scenario file."""
 
@@ -251,6 +263,7 @@ class Config(_Model):
     initial_state: InitialState = Field(default_factory=InitialState, description="Today's stock (default: none).")
     evaluation: Evaluation = Field(default_factory=Evaluation, description="Out-of-sample evaluation.")
     solver: Solver = Field(default_factory=Solver, description="Solver settings.")
+    nightly: Nightly = Field(default_factory=Nightly, description="The nightly job's store and folders.")
 
     @model_validator(mode="after")
     def _demand_source(self):
@@ -319,7 +332,8 @@ def resolve_path(config_file: Path, relative: str) -> Path:
 
 #: Keys holding file paths; each is relative to the file that sets it.
 _PATH_KEYS = (("history", "path"), ("history", "calendar"), ("demand", "table"),
-              ("initial_state", "path"), ("scenarios", "copula"))
+              ("initial_state", "path"), ("scenarios", "copula"),
+              ("nightly", "store"), ("nightly", "out"), ("nightly", "approved"))
 
 
 def _read_mapping(path: Path) -> dict:

@@ -55,6 +55,8 @@ def _item_problem(problem: Problem, i: int) -> Problem:
         shortage_cost=problem.shortage_cost[one],
         on_hand=problem.on_hand[one],
         pipeline=problem.pipeline[one],
+        fixed_order=None if problem.fixed_order is None else problem.fixed_order[one],
+        fixed_target=None if problem.fixed_target is None else problem.fixed_target[one],
         budget=None,
         fill_rate=None,
     )

@@ -165,15 +165,19 @@ def _economics_from_history(config, config_file, history, items, as_of):
     return out
 
 
-def prepare(config: Config, config_file) -> Inputs:
+def prepare(config: Config, config_file, history: pd.DataFrame | None = None) -> Inputs:
     """Read the data a config names and check it against the network.
+
+    ``history``, when given, is used instead of reading ``history.path``
+    (the nightly job passes the table its data-quality checks cleaned).
 
     Raises
     ------
     InputError
         With the file, the key or row, and the fix.
     """
-    from forecasts import read_calendar, read_history  # the forecast stage owns these formats
+    from forecasts import read_calendar, read_history, validate_history  # the forecast stage owns these formats
+    from forecasts.history import join_calendar
 
     config_file = str(config_file)
     net = network_arrays(config)
@@ -189,7 +193,11 @@ def prepare(config: Config, config_file) -> Inputs:
             if p is not None and not p.is_file():
                 raise InputError(config_file, key, f"file not found: {p}", "fix the path (relative to the config's folder)")
         try:
-            history = read_history(hpath, calendar_path=cpath)
+            if history is None:
+                history = read_history(hpath, calendar_path=cpath)
+            else:
+                history = validate_history(history, name=f"history {hpath.name}")
+                history = join_calendar(history, read_calendar(cpath)) if cpath is not None else history
         except ValueError as exc:
             raise InputError(hpath, "", str(exc), "correct the history file") from None
         if cpath is not None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from optimizer.errors import InputError
 
-__all__ = ["write_outputs", "sha256_file", "package_versions", "to_json"]
+__all__ = ["write_outputs", "recover_outputs", "sha256_file", "package_versions", "to_json"]
 
 _PACKAGES = ("echelon", "pyomo", "highspy", "ngboost", "numpy", "pandas", "scipy", "scikit-learn", "pydantic",
              "PyYAML", "shap", "matplotlib")
@@ -76,8 +76,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_outputs(out_dir, files: dict[str, bytes]) -> Path:
+def write_outputs(out_dir, files: dict[str, bytes], *, before_rename=None) -> Path:
     """Write ``files`` (name -> bytes) as the folder ``out_dir``, atomically.
+
+    ``before_rename`` (no arguments), if given, is called once every file is
+    on disk in the temporary folder, just before it is renamed into place.
 
     Raises
     ------
@@ -97,6 +100,8 @@ def write_outputs(out_dir, files: dict[str, bytes]) -> Path:
                 f.flush()
                 os.fsync(f.fileno())
         _fsync_dir(tmp)
+        if before_rename is not None:
+            before_rename()
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
@@ -110,6 +115,24 @@ def write_outputs(out_dir, files: dict[str, bytes]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def recover_outputs(out_dir) -> None:
+    """Tidy up after a run killed inside :func:`write_outputs`.
+
+    Temporary folders of unfinished runs are removed; if the process died
+    between renaming the old folder aside and the new one into place, the
+    old folder is put back.
+    """
+    out = Path(out_dir)
+    if not out.parent.is_dir():
+        return
+    old = sorted(out.parent.glob(f".{out.name}.old-*"))
+    if old and not out.exists():
+        old[-1].rename(out)
+        old = old[:-1]
+    for stale in old + sorted(out.parent.glob(f".{out.name}.tmp-*")):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def command_line() -> str:

@@ -28,7 +28,7 @@ from optimizer.simulate import simulate_policy, summarise
 from optimizer.solver import SolveStatus, solve_pyomo
 from scenarios import sample_scenarios
 
-__all__ = ["run", "validate", "forecast_demand"]
+__all__ = ["run", "validate", "forecast_demand", "solve_plan", "Solved"]
 
 
 def validate(config_path) -> tuple[Config, Inputs]:
@@ -293,6 +293,37 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     table, period_dates = forecast_demand(config, inputs, seed)
     timings["forecast"] = time.perf_counter() - t
 
+    solved = solve_plan(config, config_path, inputs, table, period_dates, on_hand, pipeline, seed, timings)
+    plan = solved.plan
+    if out is not None:
+        t = time.perf_counter()
+        _write(plan, config, config_path, inputs.data_files + state_files, seed, out, timings)
+        timings["write"] = time.perf_counter() - t
+    timings["total"] = sum(v for k, v in timings.items() if k != "total")
+    return plan
+
+
+@dataclasses.dataclass
+class Solved:
+    """A solved plan with what produced it (for the nightly job's exceptions, feeds and approvals)."""
+
+    plan: Plan
+    problem: Problem
+    built: object
+    x: np.ndarray
+    scenarios: object
+
+
+def solve_plan(config: Config, config_path, inputs: Inputs, table, period_dates, on_hand, pipeline, seed: int,
+               timings: dict, **fixed) -> Solved:
+    """Scenarios from the demand table, the model solved, the plan and its KPIs (``timings`` filled in).
+
+    ``fixed`` (``fixed_order``, ``fixed_target``) is passed on to :class:`~optimizer.model.Problem`.
+
+    Raises
+    ------
+    InfeasibleError, TimeLimitError
+    """
     t = time.perf_counter()
     sc = config.scenarios
     from optimizer.forecast_commands import scenario_copula
@@ -301,7 +332,7 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
                                     copula=scenario_copula(config, config_path))
     timings["scenarios"] = time.perf_counter() - t
 
-    problem = _problem(config, inputs, scenario_set, on_hand, pipeline)
+    problem = dataclasses.replace(_problem(config, inputs, scenario_set, on_hand, pipeline), **fixed)
     built, sol = _solve(problem, config)
     timings.update({k: v for k, v in sol.timings_s.items() if k != "extract"})
     if sol.status == SolveStatus.INFEASIBLE:
@@ -334,12 +365,7 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     if period_dates is not None:
         plan.kpis["as_of"] = inputs.as_of.date().isoformat()
         plan.kpis["period_dates"] = [pd.Timestamp(d).date().isoformat() for d in period_dates]
-    if out is not None:
-        t = time.perf_counter()
-        _write(plan, config, config_path, inputs.data_files + state_files, seed, out, timings)
-        timings["write"] = time.perf_counter() - t
-    timings["total"] = sum(v for k, v in timings.items() if k != "total")
-    return plan
+    return Solved(plan, problem, built, sol.x, scenario_set)
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
