@@ -44,6 +44,6 @@ def get_logger(stream=None) -> logging.Logger:
     return log
 
 
-def event(message: str, level: int = logging.INFO, **fields) -> None:
+def event(message: str, /, level: int = logging.INFO, **fields) -> None:
     """Log ``message`` with ``fields`` on the ``echelon`` logger (silent until :func:`get_logger`)."""
     logging.getLogger(_NAME).log(level, message, extra={"fields": fields})

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import os
 import re
 import subprocess
@@ -81,6 +82,7 @@ class NightlyResult:
     timings: dict
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
     """The package version, and the git commit when running from a checkout."""
     version = metadata.version("echelon")
@@ -177,7 +179,7 @@ def nightly(config_path, *, as_of=None, time_limit: float | None = None, auto_ap
     except EchelonError as exc:
         store.record_failure({**row, "as_of": row["as_of"] or "unknown", "status": "failed",
                               "exit_code": exc.exit_code, "message": str(exc), "finished_at": _now()})
-        event("run failed", exit_code=exc.exit_code, message=str(exc).splitlines()[0])
+        event("run failed", level=40, exit_code=exc.exit_code, message=str(exc).splitlines()[0])
         raise
     finally:
         store.close()

@@ -18,6 +18,7 @@ stale_feed         fatal      stopped: no row at all on the as-of date
 gaps               warning    imputed: days missing inside a series, as 0 units sold
 outliers           warning    flagged: a day above median + 10 x scaled MAD of its series
 level_shift        warning    flagged: the last 28 days' mean over 3x or under 1/3 of the 91 before
+                              (outliers left out of both means)
 stockout           warning    flagged: a run of zero-sales days whose probability under the
                               series' recent rate is below 0.1% (censored demand)
 =================  =========  ==========================================================
@@ -47,6 +48,7 @@ OUTLIER_MADS = 10.0
 SHIFT_RATIO = 3.0
 #: A zero-sales run is a likely stock-out when exp(-rate x length) is below this.
 STOCKOUT_P = 1e-3
+_LINE = "_line"  # the row's line in the file, for messages
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,10 @@ class QualityError(InputError):
 
     def __init__(self, file, findings: list[Finding]):
         self.findings = findings
+        self.file, self.key, self.fix = str(file), "", "correct the history file and rerun"
+        self.problem = f"{len(findings)} fatal data-quality problem(s), nothing planned"
         lines = "".join(f"\n  - {f.check_name}: {f.detail}" for f in findings)
-        super().__init__(file, "", f"{len(findings)} fatal data-quality problem(s), nothing planned:{lines}\n",
-                         "correct the history file and rerun")
+        Exception.__init__(self, f"{self.file}: {self.problem}; {self.fix}:{lines}")
 
 
 def findings_frame(findings: list[Finding]) -> pd.DataFrame:
@@ -79,9 +82,11 @@ def findings_frame(findings: list[Finding]) -> pd.DataFrame:
 
 
 def _where(frame: pd.DataFrame, mask: np.ndarray, limit: int = 3) -> str:
+    """'line 12 (item, location, date), ...': lines of the file as written (header = line 1)."""
     idx = np.flatnonzero(mask)[:limit]
-    parts = [f"line {i + 2} ({frame['item'].iloc[i]}, {frame['location'].iloc[i]}, {frame['date'].iloc[i]})"
-             for i in idx]
+    dates = [d.date() if isinstance(d, pd.Timestamp) else d for d in frame["date"].iloc[idx]]
+    parts = [f"line {frame[_LINE].iloc[i]} ({frame['item'].iloc[i]}, {frame['location'].iloc[i]}, {d})"
+             for i, d in zip(idx, dates)]
     more = f" and {int(mask.sum()) - limit} more" if mask.sum() > limit else ""
     return ", ".join(parts) + more
 
@@ -113,7 +118,7 @@ def check_values(frame: pd.DataFrame):
 def check_duplicates(frame: pd.DataFrame):
     """Exact copies are excluded; the same key with other figures is fatal."""
     findings = []
-    exact = frame.duplicated(keep="first").to_numpy()
+    exact = frame.duplicated([c for c in frame.columns if c != _LINE], keep="first").to_numpy()
     if exact.any():
         findings.append(Finding("duplicates", "warning", "excluded",
                                 f"{int(exact.sum())} rows repeat an earlier row exactly; one copy kept: "
@@ -206,8 +211,8 @@ def check_patterns(frame: pd.DataFrame):
                                     f"{int(hot.sum())} of the last {RECENT} days above {limit:.0f} units "
                                     f"(median {med:.0f}), the largest {recent.max():.0f}",
                                     item=item, location=loc, rows=int(hot.sum())))
-        if len(base) >= RECENT:
-            b, r = base.mean(), recent.mean()
+        if len(base) >= RECENT:  # outliers left out of both levels: one spike is not a new level
+            b, r = base[base <= limit].mean(), recent[~hot].mean()
             if b >= 0.5 and (r > SHIFT_RATIO * b or r < b / SHIFT_RATIO):
                 findings.append(Finding("level_shift", "warning", "flagged",
                                         f"mean of the last {RECENT} days {r:.2f} against {b:.2f} over the "
@@ -248,7 +253,8 @@ def check_history(raw: pd.DataFrame, stores: tuple[str, ...], as_of, *, items=No
     QualityError
         Listing every fatal finding (exit code 2).
     """
-    frame, findings = check_values(raw.astype({"item": str, "location": str}))
+    frame = raw.astype({"item": str, "location": str}).assign(**{_LINE: np.arange(len(raw)) + 2})
+    frame, findings = check_values(frame)
     if any(f.severity == "fatal" for f in findings):
         raise QualityError(file, findings)
     frame, more = check_duplicates(frame)
@@ -260,7 +266,7 @@ def check_history(raw: pd.DataFrame, stores: tuple[str, ...], as_of, *, items=No
     fatal = [f for f in findings if f.severity == "fatal"]
     if fatal:
         raise QualityError(file, fatal)
-    frame, more = check_gaps(frame, as_of)
+    frame, more = check_gaps(frame.drop(columns=_LINE), as_of)
     findings += more
     frame, more = check_patterns(frame)
     return frame, findings + more

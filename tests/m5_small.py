@@ -10,7 +10,7 @@ M5 = ROOT / "configs" / "data" / "m5"
 ITEMS = ("FOODS_3_586", "FOODS_2_360", "HOBBIES_1_254", "HOUSEHOLD_1_474")
 STORES = ("CA_1", "CA_2")
 LAST = pd.Timestamp("2016-04-24")
-DAYS = 300
+DAYS = 200
 
 
 def m5_slice() -> pd.DataFrame:
@@ -28,7 +28,7 @@ def small_config(folder: Path, history: pd.DataFrame | None = None, **overrides)
     config = {
         "periods": 7,
         "history": {"path": "history.csv", "calendar": str(M5 / "calendar.csv.gz")},
-        "forecast": {"family": "lognormal", "n_estimators": 15},
+        "forecast": {"family": "lognormal", "n_estimators": 10},
         "economics": {"margin": 0.3, "holding_rate": 0.25},
         "network": {
             "nodes": [{"id": "VENDOR", "kind": "supplier"}, {"id": "DC", "kind": "dc", "holding_factor": 0.8}]
@@ -37,8 +37,8 @@ def small_config(folder: Path, history: pd.DataFrame | None = None, **overrides)
             + [{"source": "DC", "destination": s, "lead_time": 1, "cost": 0.1} for s in STORES],
         },
         "initial_state": {"cover": {"store_on_hand": 1, "dc_on_hand": 2, "in_transit": True}},
-        "scenarios": {"count": 20, "seed": 7},
-        "constraints": {"service": {"fill_rate": 0.9}},
+        "scenarios": {"count": 16, "seed": 7},
+        "constraints": {"service": {"fill_rate": 0.85}},
         "evaluation": {"scenarios": 50, "replications": 0},
         "nightly": {"store": "runs.sqlite", "out": "nightly"},
     }
