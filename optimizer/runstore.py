@@ -98,12 +98,7 @@ CREATE TABLE IF NOT EXISTS approved_orders (
 
 def _rows(frame: pd.DataFrame, columns, **fixed) -> list[tuple]:
     """Rows of ``frame`` in ``columns`` order, ``fixed`` values for the key columns, None for absent ones."""
-    out = []
-    records = frame.to_dict("records")
-    for rec in records:
-        rec = {**rec, **fixed}
-        out.append(tuple(_plain(rec.get(c)) for c in columns))
-    return out
+    return [tuple(_plain({**rec, **fixed}.get(c)) for c in columns) for rec in frame.to_dict("records")]
 
 
 def _plain(v):
@@ -162,6 +157,13 @@ class RunStore:
         cols = SCHEMA[table]
         conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
 
+    def _insert_one(self, conn, table: str, values: dict) -> int:
+        """Insert one row (its generated key left out) and return the key."""
+        cols = SCHEMA[table][1:]
+        cur = conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                           tuple(_plain(values.get(c)) for c in cols))
+        return int(cur.lastrowid)
+
     def record_run(self, run: dict, tables: dict[str, pd.DataFrame], forecast_csv: str, before_commit=None) -> int:
         """Replace the as-of date's earlier runs by this one, in one transaction; return its run id.
 
@@ -171,10 +173,7 @@ class RunStore:
         """
         with self._transaction() as conn:
             conn.execute("DELETE FROM runs WHERE as_of = ?", (run["as_of"],))
-            cols = [c for c in SCHEMA["runs"] if c != "run_id"]
-            cur = conn.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                               tuple(_plain(run.get(c)) for c in cols))
-            run_id = int(cur.lastrowid)
+            run_id = self._insert_one(conn, "runs", run)
             for table, frame in tables.items():
                 self._insert(conn, table, _rows(frame, SCHEMA[table], run_id=run_id))
             self._insert(conn, "forecasts", [(run_id, forecast_csv)])
@@ -184,19 +183,13 @@ class RunStore:
 
     def record_failure(self, run: dict) -> int:
         """Record a failed run (exit 2, 3 or 4) without touching earlier results."""
-        cols = [c for c in SCHEMA["runs"] if c != "run_id"]
         with self._transaction() as conn:
-            cur = conn.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                               tuple(_plain(run.get(c)) for c in cols))
-        return int(cur.lastrowid)
+            return self._insert_one(conn, "runs", run)
 
     def record_approval(self, approval: dict, overrides: pd.DataFrame, orders: pd.DataFrame) -> int:
         """Record an approval, its overrides and the approved orders; mark the run approved."""
-        cols = [c for c in SCHEMA["approvals"] if c != "approval_id"]
         with self._transaction() as conn:
-            cur = conn.execute(f"INSERT INTO approvals ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                               tuple(_plain(approval.get(c)) for c in cols))
-            approval_id = int(cur.lastrowid)
+            approval_id = self._insert_one(conn, "approvals", approval)
             run_id = approval["run_id"]
             self._insert(conn, "overrides", _rows(overrides, SCHEMA["overrides"], approval_id=approval_id,
                                                   run_id=run_id))
