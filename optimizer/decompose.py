@@ -132,6 +132,11 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     whole model's programme (built for its indices, not solved) and the
     solution's ``x`` is in its column order; ``row_duals`` holds the master's
     prices at the capital and service rows (0 elsewhere).
+
+    ``time_limit`` (seconds) bounds each item solve and the whole: rounds
+    stop once it has passed, and if the master's mix already meets both
+    linking rows it is returned as the best plan found (``TIME_LIMIT``),
+    otherwise ``TIME_LIMIT_NO_SOLUTION``.
     """
     t0 = time.perf_counter()
     whole = build_model(problem)
@@ -170,10 +175,13 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
             if reduced < -tol * max(1.0, abs(sigma[i])):
                 propose(i, x)
                 added += 1
-        if not added or rounds >= max_rounds:
+        out_of_time = time_limit is not None and time.perf_counter() - t0 > time_limit
+        if not added or rounds >= max_rounds or out_of_time:
             break
     t2 = time.perf_counter()
     if slack > 1e-6:
+        if added:  # stopped early: the master had not found a plan that meets both rows yet
+            return whole, Solution(SolveStatus.TIME_LIMIT_NO_SOLUTION, message=f"no feasible plan in {rounds} rounds")
         return whole, Solution(SolveStatus.INFEASIBLE, message="budget and service target cannot both be met")
     x = np.zeros(whole.lp.n_cols)
     for (i, *_), xi, th in zip(columns, solutions, theta):
@@ -188,7 +196,9 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     if "service" in whole.rows:
         duals[whole.rows["service"]] = mu
     objective = float(sum(th * c[1] for c, th in zip(columns, theta)))
-    status = SolveStatus.OPTIMAL if rounds < max_rounds else SolveStatus.TIME_LIMIT
+    # Stopped by the time limit (or max_rounds) with proposals still improving: the master's
+    # plan meets both rows (slack 0) and is the best found, not proven optimal.
+    status = SolveStatus.TIME_LIMIT if added else SolveStatus.OPTIMAL
     sol = Solution(status, objective=objective, x=x, row_duals=duals, message=f"{rounds} rounds, {len(columns)} proposals")
     sol.timings_s = {"build": t1 - t0, "handover": 0.0, "solve": t2 - t1, "extract": time.perf_counter() - t2}
     return whole, sol

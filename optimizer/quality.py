@@ -100,7 +100,10 @@ def check_values(frame: pd.DataFrame):
         findings.append(Finding("non_numeric", "fatal", "stopped",
                                 f"{int(bad.sum())} quantities are empty or not numbers: {_where(frame, bad)}",
                                 rows=int(bad.sum())))
-    dates = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
+    dates = pd.to_datetime(frame["date"], errors="coerce", format="%Y-%m-%d")  # fast path: ISO dates
+    other = dates.isna() & frame["date"].notna()
+    if other.any():
+        dates[other] = pd.to_datetime(frame.loc[other, "date"], errors="coerce", format="mixed")
     bad_d = dates.isna().to_numpy()
     if bad_d.any():
         findings.append(Finding("non_numeric", "fatal", "stopped",
@@ -118,6 +121,8 @@ def check_values(frame: pd.DataFrame):
 def check_duplicates(frame: pd.DataFrame):
     """Exact copies are excluded; the same key with other figures is fatal."""
     findings = []
+    if not frame.duplicated(["item", "location", "date"]).any():  # the usual case, checked on the keys only
+        return frame, findings
     exact = frame.duplicated([c for c in frame.columns if c != _LINE], keep="first").to_numpy()
     if exact.any():
         findings.append(Finding("duplicates", "warning", "excluded",
@@ -211,8 +216,9 @@ def check_patterns(frame: pd.DataFrame):
                                     f"{int(hot.sum())} of the last {RECENT} days above {limit:.0f} units "
                                     f"(median {med:.0f}), the largest {recent.max():.0f}",
                                     item=item, location=loc, rows=int(hot.sum())))
-        if len(base) >= RECENT:  # outliers left out of both levels: one spike is not a new level
-            b, r = base[base <= limit].mean(), recent[~hot].mean()
+        usual, now = base[base <= limit], recent[~hot]  # outliers left out: one spike is not a new level
+        if len(usual) >= RECENT and len(now):
+            b, r = usual.mean(), now.mean()
             if b >= 0.5 and (r > SHIFT_RATIO * b or r < b / SHIFT_RATIO):
                 findings.append(Finding("level_shift", "warning", "flagged",
                                         f"mean of the last {RECENT} days {r:.2f} against {b:.2f} over the "
