@@ -259,8 +259,13 @@ def _priced(config: Config, item: str) -> bool:
     return g is not None and None not in (g.unit_cost, g.holding_cost, g.shortage_cost)
 
 
-def initial_state(config: Config, config_file, inputs: Inputs) -> tuple[np.ndarray, np.ndarray, list]:
-    """Today's on hand (I, N) and pipeline arrivals (I, N, T) from the config."""
+def initial_state(config: Config, config_file, inputs: Inputs, state: pd.DataFrame | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, list]:
+    """Today's on hand (I, N) and pipeline arrivals (I, N, T) from the config.
+
+    ``state``, when given, is used instead of reading ``initial_state.path``
+    (the nightly job passes the table its data-quality checks cleaned).
+    """
     net, items = inputs.network, inputs.items
     I, N, T = len(items), len(net.nodes), config.periods
     on_hand = np.zeros((I, N))
@@ -279,7 +284,7 @@ def initial_state(config: Config, config_file, inputs: Inputs) -> tuple[np.ndarr
     if spec.path is None:
         return on_hand, pipeline, []
     path = resolve_path(config_file, spec.path)
-    frame = _read_csv(path, "initial_state.path", str(config_file))
+    frame = _read_csv(path, "initial_state.path", str(config_file)) if state is None else state
     for col in ("item", "location", "on_hand"):
         if col not in frame.columns:
             raise InputError(path, f"column {col}", "required column is missing",

@@ -44,10 +44,10 @@ import pandas as pd
 from optimizer.config import Config, load_config, resolve_path
 from optimizer.errors import EchelonError, InputError, TimeLimitError
 from optimizer.exceptions import rank_exceptions
-from optimizer.inputs import initial_state, prepare
+from optimizer.inputs import _read_csv, initial_state, prepare
 from optimizer.logs import event
 from optimizer.outputs import command_line, package_versions, recover_outputs, sha256_file, to_json, write_outputs
-from optimizer.quality import check_history, findings_frame
+from optimizer.quality import check_history, check_state, findings_frame
 from optimizer.run import _csv, forecast_demand, solve_plan
 from optimizer.runstore import RunStore
 from optimizer.supplier_feed import supplier_feeds
@@ -127,7 +127,13 @@ def checked_inputs(config: Config, config_path):
     if config.history.as_of is None:
         config = _with(config, "history", as_of=clean["date"].max().date())
     inputs = prepare(config, config_path, history=clean)
-    on_hand, pipeline, state_files = initial_state(config, config_path, inputs)
+    state = None
+    if config.initial_state.path is not None:
+        path = resolve_path(config_path, config.initial_state.path)
+        state, more = check_state(_read_csv(path, "initial_state.path", str(config_path)), inputs.items,
+                                  inputs.network.nodes, file=path)
+        findings += more
+    on_hand, pipeline, state_files = initial_state(config, config_path, inputs, state)
     return config, inputs, findings_frame(findings), (on_hand, pipeline, state_files)
 
 

@@ -25,6 +25,10 @@ stockout           warning    flagged: a run of zero-sales days whose probabilit
 
 :func:`check_history` runs them in that order; fatal findings raise
 :class:`QualityError` (exit code 2) listing every fatal finding at once.
+:func:`check_state` does the same for today's stock (``initial_state.path``):
+an on hand or in transit that is not a number >= 0 is fatal (``state_values``);
+rows of an item or location the plan does not have are excluded
+(``state_unknown``).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import pandas as pd
 
 from optimizer.errors import InputError
 
-__all__ = ["Finding", "QualityError", "check_history", "findings_frame"]
+__all__ = ["Finding", "QualityError", "check_history", "check_state", "findings_frame"]
 
 #: Days of recent history the level, outlier and stock-out checks look at.
 RECENT = 28
@@ -276,3 +280,33 @@ def check_history(raw: pd.DataFrame, stores: tuple[str, ...], as_of, *, items=No
     findings += more
     frame, more = check_patterns(frame)
     return frame, findings + more
+
+
+def check_state(frame: pd.DataFrame, items, nodes, *, file="state"):
+    """Today's stock (item, location, on_hand[, in_transit, arrives]) checked; return (clean table, findings).
+
+    Raises
+    ------
+    QualityError
+        Listing every on hand or in transit that is not a number >= 0.
+    """
+    if not {"item", "location", "on_hand"} <= set(frame.columns):
+        return frame, []  # optimizer.inputs.initial_state names the missing column
+    frame = frame.astype({"item": str, "location": str}).assign(**{_LINE: np.arange(len(frame)) + 2})
+    findings = []
+    for col in [c for c in ("on_hand", "in_transit") if c in frame.columns]:
+        q = pd.to_numeric(frame[col], errors="coerce")
+        bad = (~np.isfinite(q) | (q < 0)).to_numpy() & (frame[col].notna().to_numpy() | (col == "on_hand"))
+        if bad.any():
+            findings.append(Finding("state_values", "fatal", "stopped", f"{int(bad.sum())} {col} values are not "
+                                    f"numbers >= 0: {_where(frame.assign(date='today'), bad)}", rows=int(bad.sum())))
+    if findings:
+        raise QualityError(file, findings)
+    for col, known in (("item", set(items)), ("location", set(nodes))):
+        stray = ~frame[col].isin(known)
+        for value, n in frame.loc[stray, col].value_counts().sort_index().items():
+            findings.append(Finding("state_unknown", "warning", "excluded",
+                                    f"{col} {value!r} is not in the plan; its {n} stock rows are left out",
+                                    **{col: value}, rows=int(n)))
+        frame = frame[~stray]
+    return frame.drop(columns=_LINE).reset_index(drop=True), findings

@@ -103,3 +103,19 @@ def test_a_short_zero_run_of_a_slow_seller_is_not_a_stockout():
     frame.loc[pd.to_datetime(frame["date"]) > AS_OF - pd.Timedelta(days=5), "quantity"] = 0
     _, found = run(frame)
     assert not any(k[0] == "stockout" for k in found)
+
+
+def test_state_values_are_fatal_unknown_rows_excluded():
+    from optimizer.quality import check_state
+
+    state = pd.DataFrame({"item": ["A", "A", "A", "Z"], "location": ["s1", "s2", "s7", "s1"],
+                          "on_hand": [3, -1, 2, 4], "in_transit": [None, "x", None, None]})
+    with pytest.raises(QualityError) as err:
+        check_state(state, ("A",), ("dc", "s1", "s2"), file="state.csv")
+    assert [f.check_name for f in err.value.findings] == ["state_values", "state_values"]
+    assert "1 on_hand values are not numbers >= 0: line 3 (A, s2, today)" in str(err.value)
+    assert "1 in_transit values are not numbers >= 0: line 3 (A, s2, today)" in str(err.value)
+    clean, found = check_state(state.iloc[[0, 2, 3]].assign(in_transit=None), ("A",), ("dc", "s1", "s2"))
+    assert clean[["item", "location"]].values.tolist() == [["A", "s1"]]
+    assert [(f.check_name, f.action, f.item, f.location) for f in found] == [
+        ("state_unknown", "excluded", "Z", None), ("state_unknown", "excluded", None, "s7")]
