@@ -11,10 +11,14 @@ scenarios' demand:
 ``order_vs_base_stock``
     Against the classical echelon base-stock order
     :math:`\max(0, S^{bs}_{in} - \sum_{k \in sub(n)} IP^0_{ik})`, where
-    :math:`S^{bs}_{in}` is the critical-fractile :math:`p_i/(p_i+h_{in})`
+    :math:`S^{bs}_{in}` is the critical-fractile :math:`p'_i/(p'_i+h'_{in})`
     quantile of the subtree's demand over the echelon protection period
     (:math:`L_n` plus the longest lead time below :math:`n`, plus one
-    period): :math:`|q - q^{bs}|\,c_i`.
+    period): :math:`|q - q^{bs}|\,c_i`. The costs are the plan's Lagrangian
+    ones, so a binding budget or fill-rate target is not itself an exception:
+    :math:`h' = h + \lambda c_i / T` with :math:`\lambda` the capital's shadow
+    price (the capital row averages stock over :math:`T` periods) and
+    :math:`p' = p + \mu` with :math:`\mu` the service row's price per unit short.
 
     Either is raised only when the two orders are *far* apart: the gap is
     over half the larger one and over three standard deviations of one
@@ -28,8 +32,9 @@ scenarios' demand:
     order can arrive (periods :math:`0..L_j-1`, served from today's on hand
     and pipeline only): expected units short :math:`\times p_i`.
 ``data_quality``
-    A warning of :mod:`optimizer.quality` on a series: the value at cost of
-    the series' expected demand over the horizon.
+    A warning of :mod:`optimizer.quality` on a series: its ``impact`` (units
+    per period the recent sales may misstate demand) over the horizon at
+    cost, :math:`\text{impact} \times T \times c_i`.
 """
 
 from __future__ import annotations
@@ -87,8 +92,12 @@ def _order_rows(problem, tonight, ref, sigma, kind, label) -> list[tuple]:
     return rows
 
 
-def base_stock_orders(problem) -> np.ndarray:
-    """Classical echelon base-stock orders for tonight (I, N) (see the module docstring)."""
+def base_stock_orders(problem, capital_price: float = 0.0, short_price: float = 0.0) -> np.ndarray:
+    r"""Classical echelon base-stock orders for tonight (I, N) (see the module docstring).
+
+    ``capital_price`` is :math:`\lambda` (cost saved per unit of capital),
+    ``short_price`` :math:`\mu` (cost per expected unit short in the service row).
+    """
     net = problem.network
     N = len(net.nodes)
     below = np.zeros(N, int)  # longest lead time from a node's children down to a store
@@ -98,8 +107,10 @@ def base_stock_orders(problem) -> np.ndarray:
             below[p] = max(below[p], net.lead_time[k] + below[k])
     protection = net.lead_time + below + 1
     demand = _subtree_demand(problem, protection)  # (S, I, N)
-    h = problem.holding_cost
-    fractile = problem.shortage_cost[:, None] / (problem.shortage_cost[:, None] + h)  # (I, N)
+    T = problem.demand.shape[3]
+    h = problem.holding_cost + capital_price * problem.unit_cost[:, None] / T
+    p = problem.shortage_cost[:, None] + short_price
+    fractile = p / (p + h)  # (I, N)
     level = np.empty_like(fractile)
     for i in range(level.shape[0]):
         for n in range(N):
@@ -109,8 +120,18 @@ def base_stock_orders(problem) -> np.ndarray:
     return np.maximum(level - echelon_position, 0.0)
 
 
+def _prices(built, kpis) -> tuple[float, float]:
+    """(capital price per unit of capital, service price per expected unit short) of a plan's KPIs."""
+    if not kpis:
+        return 0.0, 0.0
+    lam = kpis["capital"]["shadow_price"] or 0.0
+    per_point = kpis["service"]["shadow_price_per_point"] or 0.0
+    demand = built.constants["service_demand"]
+    return float(lam), float(per_point / (0.01 * demand)) if demand > 0 else 0.0
+
+
 def rank_exceptions(problem, built, x, *, last_orders: pd.DataFrame | None = None,
-                    findings: pd.DataFrame | None = None) -> pd.DataFrame:
+                    findings: pd.DataFrame | None = None, kpis: dict | None = None) -> pd.DataFrame:
     """Tonight's exceptions, ranked by money at stake (see the module docstring).
 
     Parameters
@@ -121,6 +142,8 @@ def rank_exceptions(problem, built, x, *, last_orders: pd.DataFrame | None = Non
         The last plan's orders (item, destination, quantity); None: no earlier plan.
     findings : pandas.DataFrame, optional
         :func:`optimizer.quality.findings_frame` of this run.
+    kpis : dict, optional
+        The plan's KPIs; their shadow prices price the base-stock comparison.
 
     Returns
     -------
@@ -132,8 +155,8 @@ def rank_exceptions(problem, built, x, *, last_orders: pd.DataFrame | None = Non
     tonight = _orders_tonight(built, x)
     one_period = _subtree_demand(problem, np.ones(N, int))
     sigma = one_period.std(axis=0)  # (I, N)
-    rows = _order_rows(problem, tonight, base_stock_orders(problem), sigma, "order_vs_base_stock",
-                       "the classical base-stock order")
+    rows = _order_rows(problem, tonight, base_stock_orders(problem, *_prices(built, kpis)), sigma,
+                       "order_vs_base_stock", "the classical base-stock order")
     if last_orders is not None:
         last = np.zeros((I, N))
         item_pos = {it: k for k, it in enumerate(problem.items)}
@@ -168,12 +191,10 @@ def rank_exceptions(problem, built, x, *, last_orders: pd.DataFrame | None = Non
                          f"{available[i]:.0f} units on hand and arriving, {short[:, i].mean():.1f} expected short"))
 
     if findings is not None and len(findings):
-        value = problem.demand.mean(axis=0).sum(axis=2) * problem.unit_cost[:, None]  # (I, J)
         item_pos = {it: k for k, it in enumerate(problem.items)}
-        store_pos = {s: k for k, s in enumerate(stores)}
         for f in findings[findings["severity"] == "warning"].itertuples(index=False):
-            i, j = item_pos.get(f.item), store_pos.get(f.location)
-            money = value[i, j] if i is not None and j is not None else 0.0
+            i = item_pos.get(f.item)
+            money = f.impact * T * problem.unit_cost[i] if i is not None else 0.0
             rows.append(("data_quality", f.item, f.location, money, f"{f.check_name} ({f.action}): {f.detail}"))
 
     out = pd.DataFrame(rows, columns=COLUMNS[1:])

@@ -41,6 +41,11 @@ def get_logger(stream=None) -> logging.Logger:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(_Plain() if getattr(stream, "isatty", lambda: False)() else _JsonLines())
     log.addHandler(handler)
+    # Library warnings (pandas, numpy) become log lines too, so the stream stays JSON lines.
+    logging.captureWarnings(True)
+    warnings_log = logging.getLogger("py.warnings")
+    warnings_log.handlers = [handler]
+    warnings_log.propagate = False
     return log
 
 

@@ -222,7 +222,7 @@ def _nightly(config, config_path, store, out, row, start, time_limit, auto_appro
           expected_cost=round(plan.kpis["expected_cost"], 2))
 
     last = store.previous_good_run(as_of)
-    exceptions = rank_exceptions(solved.problem, solved.built, solved.x, findings=quality,
+    exceptions = rank_exceptions(solved.problem, solved.built, solved.x, findings=quality, kpis=plan.kpis,
                                  last_orders=None if last is None else store.table("orders", run_id=last))
     feeds = supplier_feeds(solved.problem, solved.built, solved.x, bucket=config.nightly.feed_bucket,
                            period_dates=period_dates)

@@ -16,9 +16,16 @@ unknown            warning    excluded: rows of a location that is not a store o
 missing_store      fatal      stopped: a store of the network without any row
 stale_feed         fatal      stopped: no row at all on the as-of date
 gaps               warning    imputed: days missing inside a series, as 0 units sold
-outliers           warning    flagged: a day above median + 10 x scaled MAD of its series
+outliers           warning    flagged: up to 7 of the last 28 days above median + 10 x scaled
+                              MAD of the series' last 119 days (more are a level shift)
 level_shift        warning    flagged: the last 28 days' mean over 3x or under 1/3 of the 91 before
                               (outliers left out of both means)
+
+Each warning carries ``impact``: the units per period by which the recent
+sales may misstate demand (outliers: their excess over the threshold per day
+of the window; level shift: the change of mean; stock-out: the usual daily
+sales; gaps: the series' mean times the share of days imputed). The
+exceptions (:mod:`optimizer.exceptions`) value it over the horizon at cost.
 stockout           warning    flagged: a run of zero-sales days whose probability under the
                               series' recent rate is below 0.1% (censored demand)
 =================  =========  ==========================================================
@@ -48,6 +55,8 @@ RECENT = 28
 BASELINE = 91
 #: Outlier threshold in scaled median absolute deviations above the median.
 OUTLIER_MADS = 10.0
+#: More recent days than this above the outlier threshold are a new level, not outliers.
+MAX_OUTLIERS = 7
 #: Level-shift ratio (recent mean / baseline mean) outside [1/3, 3] is flagged.
 SHIFT_RATIO = 3.0
 #: A zero-sales run is a likely stock-out when exp(-rate x length) is below this.
@@ -66,6 +75,7 @@ class Finding:
     item: str | None = None
     location: str | None = None
     rows: int = 0
+    impact: float = 0.0  # units per period by which the recent sales may misstate demand
 
 
 class QualityError(InputError):
@@ -177,10 +187,11 @@ def check_gaps(frame: pd.DataFrame, as_of: pd.Timestamp):
     missing = days - have
     if not missing.any():
         return frame.reset_index(drop=True), []
+    rate = frame.groupby(["item", "location"], sort=True)["quantity"].mean().reindex(first.index).to_numpy()
     findings = [
         Finding("gaps", "warning", "imputed", f"{int(m)} days without a row between {f.date()} and {as_of.date()}; "
-                "imputed as 0 units sold", item=k[0], location=k[1], rows=int(m))
-        for k, f, m in zip(first.index, first, missing) if m
+                "imputed as 0 units sold", item=k[0], location=k[1], rows=int(m), impact=float(r * m / d))
+        for k, f, m, r, d in zip(first.index, first, missing, rate, days) if m
     ]
     full = pd.MultiIndex.from_tuples(
         [(i, loc, d) for (i, loc), f in first.items() for d in pd.date_range(f, as_of)],
@@ -215,25 +226,31 @@ def check_patterns(frame: pd.DataFrame):
         mad = 1.4826 * np.median(np.abs(window - med))
         limit = med + OUTLIER_MADS * max(mad, 1.0)
         hot = recent > limit
-        if hot.any():
+        if hot.any() and hot.sum() <= MAX_OUTLIERS:  # more days than that are a new level, not outliers
             findings.append(Finding("outliers", "warning", "flagged",
                                     f"{int(hot.sum())} of the last {RECENT} days above {limit:.0f} units "
                                     f"(median {med:.0f}), the largest {recent.max():.0f}",
-                                    item=item, location=loc, rows=int(hot.sum())))
-        usual, now = base[base <= limit], recent[~hot]  # outliers left out: one spike is not a new level
+                                    item=item, location=loc, rows=int(hot.sum()),
+                                    impact=float((recent[hot] - limit).sum() / RECENT)))
+        # Outliers are left out of both levels: one spike is not a new level.
+        usual, now = base[base <= limit], (recent[~hot] if hot.sum() <= MAX_OUTLIERS else recent)
         if len(usual) >= RECENT and len(now):
             b, r = usual.mean(), now.mean()
             if b >= 0.5 and (r > SHIFT_RATIO * b or r < b / SHIFT_RATIO):
                 findings.append(Finding("level_shift", "warning", "flagged",
                                         f"mean of the last {RECENT} days {r:.2f} against {b:.2f} over the "
-                                        f"{BASELINE} days before", item=item, location=loc, rows=RECENT))
+                                        f"{BASELINE} days before", item=item, location=loc, rows=RECENT,
+                                        impact=float(abs(r - b))))
         run = _trailing_zeros(q)
-        rate = window[:len(window) - run].mean() if len(window) > run else 0.0
+        before = window[:len(window) - run]
+        before = before[before <= limit]  # the usual rate, spikes left out
+        rate = before.mean() if len(before) else 0.0
         if run and np.exp(-rate * run) < STOCKOUT_P:
             findings.append(Finding("stockout", "warning", "flagged",
                                     f"no sales for the last {run} days at a usual {rate:.2f} a day "
                                     f"(probability {np.exp(-rate * run):.1e}): likely out of stock, so sales "
-                                    "understate demand", item=item, location=loc, rows=int(run)))
+                                    "understate demand", item=item, location=loc, rows=int(run),
+                                    impact=float(rate)))
     return frame, findings
 
 

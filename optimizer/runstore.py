@@ -50,7 +50,7 @@ SCHEMA = {
     "stock_positions": ("run_id", "item", "location", "kind", "on_hand", "on_order", "committed",
                         "target_position", "expected_fill_rate"),
     "exceptions": ("run_id", "rank", "kind", "item", "location", "money_at_stake", "why"),
-    "quality": ("run_id", "check_name", "severity", "action", "item", "location", "rows", "detail"),
+    "quality": ("run_id", "check_name", "severity", "action", "item", "location", "rows", "impact", "detail"),
     "forecasts": ("run_id", "table_csv"),
     "approvals": ("approval_id", "run_id", "approved_by", "approved_at", "mode", "overrides", "kpis_json",
                   "out_dir"),
@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS exceptions (
     location TEXT, money_at_stake REAL, why TEXT);
 CREATE TABLE IF NOT EXISTS quality (
     run_id INTEGER NOT NULL REFERENCES runs ON DELETE CASCADE, check_name TEXT, severity TEXT, action TEXT,
-    item TEXT, location TEXT, rows INTEGER, detail TEXT);
+    item TEXT, location TEXT, rows INTEGER, impact REAL, detail TEXT);
 CREATE TABLE IF NOT EXISTS forecasts (
     run_id INTEGER PRIMARY KEY REFERENCES runs ON DELETE CASCADE, table_csv TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS approvals (

@@ -90,10 +90,12 @@ def test_outliers_level_shifts_and_stockouts_are_flagged_not_changed():
     frame.loc[~s1 & recent, "quantity"] = frame.loc[~s1 & recent, "quantity"] * 4  # demand quadrupled
     frame.loc[s1 & (pd.to_datetime(frame["date"]) > AS_OF - pd.Timedelta(days=5)), "quantity"] = 0  # 5 empty days
     clean, found = run(frame)
-    assert "the largest 400" in found[("outliers", "flagged", "A", "s1")].detail
-    assert "against" in found[("level_shift", "flagged", "A", "s2")].detail
+    spike = found[("outliers", "flagged", "A", "s1")]
+    assert "the largest 400" in spike.detail and spike.impact == pytest.approx((400 - 35.0) / 28, rel=0.1)
+    shift = found[("level_shift", "flagged", "A", "s2")]
+    assert "against" in shift.detail and shift.impact == pytest.approx(15.0, rel=0.15)  # 4 x 5 - 5 a day
     f = found[("stockout", "flagged", "A", "s1")]
-    assert f.rows == 5 and "likely out of stock" in f.detail
+    assert f.rows == 5 and "likely out of stock" in f.detail and f.impact == pytest.approx(5.0, rel=0.15)
     assert ("level_shift", "flagged", "A", "s1") not in found and ("stockout", "flagged", "A", "s2") not in found
     assert clean["quantity"].sum() == pd.to_numeric(frame["quantity"]).sum()  # flagged, not changed
 

@@ -47,6 +47,19 @@ def test_base_stock_order_is_the_critical_fractile(write_config):
     assert rank_exceptions(s.problem, s.built, s.x).empty
 
 
+def test_base_stock_at_the_plans_prices_is_the_lagrangian_newsvendor(write_config):
+    # A binding budget on E[(S - D)+] c: the optimum is the fractile p / (p + h + lambda c) with lambda
+    # the budget's shadow price, so the base-stock order at the plan's prices is the plan's order.
+    items = [{"id": "widget", "unit_cost": 1.0, "holding_cost": 0.18, "shortage_cost": 0.70}]
+    s = solved(write_config(single_stage(items=items, evaluation={"scenarios": 0},
+                                         constraints={"capital": {"budget": 3.0}})))
+    lam = s.plan.kpis["capital"]["shadow_price"]
+    assert lam > 0.1 and s.plan.orders["quantity"].iloc[0] < 54
+    assert base_stock_orders(s.problem, lam)[0, 0] == pytest.approx(s.plan.orders["quantity"].iloc[0], abs=0.1)
+    assert rank_exceptions(s.problem, s.built, s.x, kpis=s.plan.kpis).empty
+    assert base_stock_orders(s.problem)[0, 0] == pytest.approx(56.60, abs=0.15)  # at list prices: unconstrained
+
+
 def test_exceptions_say_why_and_rank_by_money(write_config):
     items = [{"id": "widget", "unit_cost": 2.0, "holding_cost": 0.18, "shortage_cost": 0.70}]
     lanes = [{"source": "plant", "destination": "shop", "lead_time": 1}]
