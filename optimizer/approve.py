@@ -35,7 +35,7 @@ import pandas as pd
 
 from forecasts.distributions import DistributionTable
 from optimizer.config import load_config, resolve_path
-from optimizer.errors import InputError
+from optimizer.errors import InfeasibleError, InputError
 from optimizer.nightly import _now, _with, checked_inputs
 from optimizer.outputs import command_line, sha256_file, to_json, write_outputs
 from optimizer.run import _csv, solve_plan
@@ -165,8 +165,12 @@ def approve(config_path, run_id: int, overrides_path=None, *, by: str, mode: str
             overrides["planned"] = _planned(overrides, orders, positions)
             table = DistributionTable(pd.read_csv(io.StringIO(store.forecast_csv(run_id)),
                                                   dtype={"item": str, "location": str}))
-            solved = solve_plan(config, config_path, inputs, table, kpis.get("period_dates"), on_hand, pipeline,
-                                int(run["seed"]), {}, **_fixed(overrides, items, nodes))
+            try:
+                solved = solve_plan(config, config_path, inputs, table, kpis.get("period_dates"), on_hand,
+                                    pipeline, int(run["seed"]), {}, **_fixed(overrides, items, nodes))
+            except InfeasibleError as exc:  # the diagnosis counts the fixed orders as today's commitments
+                raise InfeasibleError(f"{overrides_path}: the overrides cannot be met: {exc}; change or drop some",
+                                      exc.diagnosis) from None
             orders, positions, kpis = solved.plan.orders, solved.plan.stock_positions, solved.plan.kpis
         at = _now()
         overrides = overrides.assign(changed_by=by, changed_at=at)[OVERRIDE_COLUMNS + ["changed_by", "changed_at"]]

@@ -95,3 +95,15 @@ def test_auto_approve_below_the_threshold_only(tmp_path):
     assert held.status == "proposed" and held.exceptions["money_at_stake"].max() > 0
     with RunStore(tmp_path / "runs.sqlite") as store:
         assert store.table("approvals")[["approved_by", "mode"]].values.tolist() == [["auto", "auto"]]
+
+
+def test_overrides_the_budget_cannot_carry_exit_3(proposed, capsys):
+    config, run = proposed
+    path = config.parent / "too_much.csv"
+    pd.DataFrame([{"kind": "order", "item": "FOODS_3_586", "location": "DC", "value": 5000}]).to_csv(path, index=False)
+    with RunStore(config.parent / "runs.sqlite") as store:
+        before = store.dump()
+    assert main(["approve", str(run.run_id), "--config", str(config), "--overrides", str(path)]) == 3
+    assert capsys.readouterr().err.startswith(f"echelon: error: {path}: the overrides cannot be met: the capital budget")
+    with RunStore(config.parent / "runs.sqlite") as store:
+        assert store.dump() == before  # nothing recorded
