@@ -1,6 +1,5 @@
 """Supplier feeds against the scenarios, and exceptions' known answers (issue 7)."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
