@@ -289,6 +289,8 @@ def summary(result: NightlyResult, seconds: float) -> str:
     lines = [
         f"run {result.run_id} as of {result.as_of}: {result.status} ({k['status']}), written to {result.out} "
         f"in {seconds:.1f} s",
+        *(["  time limit reached: this is the best plan found, not proven optimal"] if k["status"] == "time_limit"
+          else []),
         f"  tonight's orders   {len(result.plan.orders)} lines, value {k['orders_value']:,.2f}",
         f"  fill rate          {k['service']['expected_fill_rate']:.4f}, capital used {k['capital']['used']:,.2f}",
         f"  data quality       {len(result.quality)} warning(s)"
