@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from forecasts.distributions import FAMILIES
 from optimizer.errors import InputError
@@ -246,6 +246,14 @@ class Nightly(_Model):
         0.0, ge=0, description="With --auto-approve: approve when no exception has more money at stake than this.",
     )
 
+    @field_validator("store")
+    @classmethod
+    def _sqlite_only(cls, store):
+        if "://" in store:
+            raise ValueError("database URLs are not supported in this version (SQLite only); "
+                             "give a file path such as runs.sqlite")
+        return store
+
 
 class Config(_Model):
     """An echelon scenario file."""
@@ -405,7 +413,7 @@ def resolve_raw(path, _chain=()) -> dict:
     raw = _read_mapping(path)
     for section, key in _PATH_KEYS:
         part = raw.get(section)
-        if isinstance(part, dict) and isinstance(part.get(key), str):
+        if isinstance(part, dict) and isinstance(part.get(key), str) and "://" not in part[key]:  # not URLs
             part[key] = str(resolve_path(here, part[key]))
     base = raw.pop("extends", None)
     if base is None:

@@ -121,9 +121,6 @@ class RunStore:
 
     def __init__(self, path):
         path = Path(path)
-        if "://" in str(path):
-            raise InputError("config", "nightly.store", f"{path} is a database URL; this version stores runs in "
-                             "SQLite only", "give a file path such as runs.sqlite")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) and committed once.
@@ -131,6 +128,12 @@ class RunStore:
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.executescript(_DDL)
+        for table, columns in SCHEMA.items():
+            have = tuple(r[1] for r in self.conn.execute(f"PRAGMA table_info({table})"))
+            if have != columns:
+                self.conn.close()
+                raise InputError(path, f"table {table}", f"has columns {list(have)}, this version writes "
+                                 f"{list(columns)}", "move the store aside (or migrate it) and rerun")
 
     def close(self) -> None:
         self.conn.close()

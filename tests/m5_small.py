@@ -1,5 +1,6 @@
 """A small slice of the bundled M5 data for the nightly job's tests: seconds per run."""
 
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -13,12 +14,17 @@ LAST = pd.Timestamp("2016-04-24")
 DAYS = 200
 
 
-def m5_slice() -> pd.DataFrame:
-    """The last ``DAYS`` days of ``ITEMS`` x ``STORES`` from the bundled history."""
+@functools.lru_cache(maxsize=1)
+def _slice() -> pd.DataFrame:
     frame = pd.read_csv(M5 / "history.csv.gz", dtype={"item": str, "location": str})
     frame = frame[frame["item"].isin(ITEMS) & frame["location"].isin(STORES)]
     dates = pd.to_datetime(frame["date"])
     return frame[dates > LAST - pd.Timedelta(days=DAYS)].reset_index(drop=True)
+
+
+def m5_slice() -> pd.DataFrame:
+    """The last ``DAYS`` days of ``ITEMS`` x ``STORES`` from the bundled history (read once per session)."""
+    return _slice().copy()
 
 
 def small_config(folder: Path, history: pd.DataFrame | None = None, **overrides) -> Path:

@@ -115,3 +115,20 @@ def test_a_config_without_history_is_refused(tmp_path, write_config):
     path = write_config(single_stage())
     with pytest.raises(Exception, match="the nightly job forecasts from a sales history; add history:"):
         nightly(path)
+
+
+def test_a_database_url_is_refused_with_the_key(tmp_path, capsys):
+    config = small_config(tmp_path, nightly={"store": "postgresql://planner@db/echelon"})
+    assert main(["nightly", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"echelon: error: {config}: nightly.store: database URLs are not supported in this version")
+    assert not (tmp_path / "nightly").exists() and not list(tmp_path.glob("postgresql*"))
+
+
+def test_a_store_of_another_schema_is_refused(tmp_path):
+    conn = sqlite3.connect(tmp_path / "old.sqlite")
+    conn.execute("CREATE TABLE quality (run_id INTEGER, check_name TEXT)")
+    conn.close()
+    with pytest.raises(Exception, match=r"old.sqlite: table quality: has columns \['run_id', 'check_name'\], "
+                                        r"this version writes .*; move the store aside"):
+        RunStore(tmp_path / "old.sqlite")
