@@ -107,3 +107,17 @@ def test_overrides_the_budget_cannot_carry_exit_3(proposed, capsys):
     assert capsys.readouterr().err.startswith(f"echelon: error: {path}: the overrides cannot be met: the capital budget")
     with RunStore(config.parent / "runs.sqlite") as store:
         assert store.dump() == before  # nothing recorded
+
+
+def test_an_override_at_the_planned_value_reproduces_the_proposal(proposed):
+    # The approval re-solves from the stored forecast and the run's seed: the same scenarios, the same optimum.
+    from optimizer.approve import approve
+
+    config, run = proposed
+    line = run.plan.orders.query("destination == 'DC'").iloc[0]
+    path = config.parent / "same.csv"
+    pd.DataFrame([{"kind": "order", "item": line["item"], "location": "DC", "value": line["quantity"]}]).to_csv(
+        path, index=False)
+    done = approve(config, run.run_id, path, by="ana")
+    assert done.kpis["expected_cost"] == pytest.approx(run.plan.kpis["expected_cost"], rel=1e-6)
+    assert done.kpis["capital"]["used"] == pytest.approx(BUDGET)
