@@ -45,6 +45,8 @@ EXAMPLES = """examples:
   echelon validate configs/m5.yaml                 check config and data without solving
   echelon forecast configs/m5.yaml --backtest --out bt/   backtest NGBoost against baselines
   echelon explain configs/m5.yaml --item FOODS_3_586 --location CA_1   why this forecast
+  echelon nightly configs/m5.yaml --time-limit 600   the unattended job (run store, exceptions, feeds)
+  echelon approve 12 --config configs/m5.yaml --overrides changes.csv   approve run 12 with changes
 """
 
 
@@ -120,6 +122,34 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
     e.add_argument("--quiet", action="store_true", help="show no progress")
     e.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    n = sub.add_parser(
+        "nightly",
+        help="the unattended job: check, forecast, plan, rank exceptions, feed suppliers, record the run",
+        description="Check the history's quality, forecast, plan and write nightly.out (plan, exceptions.csv, "
+        "quality.csv, supplier_<id>.csv/.json) atomically, recording the run in the run store (nightly.store). "
+        "Logs are JSON lines when stderr is not a terminal.",
+    )
+    n.add_argument("config", help="scenario YAML file (with history:)")
+    n.add_argument("--as-of", default=None, help="plan as of this date, YYYY-MM-DD (default: last date in the history)")
+    n.add_argument("--time-limit", type=float, default=None,
+                   help="seconds for the whole job; the best plan found when the solver runs out, and it says so")
+    n.add_argument("--auto-approve", action="store_true",
+                   help="approve when no exception has more money at stake than nightly.auto_approve_below")
+    n.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
+    n.add_argument("--quiet", action="store_true", help="print nothing on success")
+    n.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    a = sub.add_parser(
+        "approve",
+        help="approve a nightly run, with a planner's overrides re-optimised around",
+        description="Approve run RUN_ID of the config's run store. --overrides FILE.csv (kind, item, location, "
+        "value[, reason]; kind: order, forbid or target) fixes those in the model and re-optimises the rest "
+        "within the same budget; the approved plan goes to nightly.approved.",
+    )
+    a.add_argument("run_id", type=int, help="run id printed by echelon nightly")
+    a.add_argument("--config", required=True, help="the scenario YAML file the run used")
+    a.add_argument("--overrides", default=None, help="CSV of the planner's changes")
+    a.add_argument("--by", default=None, help="who approves (default: the user name)")
+    a.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     return p
 
 
@@ -188,6 +218,23 @@ def main(argv=None) -> int:
             progress.stage("explain")
             fcmd.explain_command(args.config, args.item, args.location, args.out, seed=args.seed, top=args.top,
                                  log=progress.echo)
+        elif args.command == "nightly":
+            from optimizer.logs import get_logger
+            from optimizer.nightly import nightly, summary
+
+            get_logger()
+            result = nightly(args.config, as_of=args.as_of, time_limit=args.time_limit,
+                             auto_approve=args.auto_approve, seed=args.seed)
+            if not args.quiet:
+                print(summary(result, time.perf_counter() - start))
+        elif args.command == "approve":
+            import getpass
+
+            from optimizer.approve import approve
+
+            done = approve(args.config, args.run_id, args.overrides, by=args.by or getpass.getuser())
+            print(f"run {done.run_id} approved by {done.kpis['approved_by']} ({len(done.overrides)} overrides): "
+                  f"{len(done.orders)} order lines, value {done.orders['value'].sum():,.2f}, written to {done.out}")
         return 0
     except EchelonError as exc:
         progress.done()

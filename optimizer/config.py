@@ -30,7 +30,7 @@ import difflib
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from forecasts.distributions import FAMILIES
 from optimizer.errors import InputError
@@ -300,6 +300,26 @@ class Solver(_Model):
     )
 
 
+class Nightly(_Model):
+    """The nightly job (``echelon nightly``): where it records runs and writes tonight's files."""
+
+    store: str = Field("runs.sqlite", description="Run store: an SQLite file (created if missing).")
+    out: str = Field("nightly", description="Folder of tonight's plan, exceptions and supplier feeds (replaced atomically).")
+    approved: str = Field("approved", description="Folder of the approved plan written by `echelon approve`.")
+    feed_bucket: int = Field(7, ge=1, description="Periods per later bucket of the supplier feeds (7: weeks of days).")
+    auto_approve_below: float = Field(
+        0.0, ge=0, description="With --auto-approve: approve when no exception has more money at stake than this.",
+    )
+
+    @field_validator("store")
+    @classmethod
+    def _sqlite_only(cls, store):
+        if "://" in store:
+            raise ValueError("database URLs are not supported in this version (SQLite only); "
+                             "give a file path such as runs.sqlite")
+        return store
+
+
 class Config(_Model):
     """An echelon scenario file."""
 
@@ -316,6 +336,7 @@ class Config(_Model):
     initial_state: InitialState = Field(default_factory=InitialState, description="Today's stock (default: none).")
     evaluation: Evaluation = Field(default_factory=Evaluation, description="Out-of-sample evaluation.")
     solver: Solver = Field(default_factory=Solver, description="Solver settings.")
+    nightly: Nightly = Field(default_factory=Nightly, description="The nightly job's store and folders.")
 
     @model_validator(mode="after")
     def _demand_source(self):
@@ -385,7 +406,8 @@ def resolve_path(config_file: Path, relative: str) -> Path:
 
 #: Keys holding file paths; each is relative to the file that sets it.
 _PATH_KEYS = (("history", "path"), ("history", "calendar"), ("demand", "table"),
-              ("initial_state", "path"), ("scenarios", "copula"))
+              ("initial_state", "path"), ("scenarios", "copula"),
+              ("nightly", "store"), ("nightly", "out"), ("nightly", "approved"))
 
 
 def _read_mapping(path: Path) -> dict:
@@ -447,7 +469,7 @@ def resolve_raw(path, _chain=(), _tree=None) -> dict:
     tree = tree_of(path, raw, _tree)
     for section, key in _PATH_KEYS:
         part = raw.get(section)
-        if isinstance(part, dict) and isinstance(part.get(key), str):
+        if isinstance(part, dict) and isinstance(part.get(key), str) and "://" not in part[key]:  # not URLs
             part[key] = str(check_inside(resolve_path(here, part[key]), tree, path, f"{section}.{key}"))
     base = raw.pop("extends", None)
     if base is None:

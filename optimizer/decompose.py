@@ -69,6 +69,8 @@ def _item_problem(problem: Problem, i: int) -> Problem:
         shortage_cost=problem.shortage_cost[one],
         on_hand=problem.on_hand[one],
         pipeline=problem.pipeline[one],
+        fixed_order=None if problem.fixed_order is None else problem.fixed_order[one],
+        fixed_target=None if problem.fixed_target is None else problem.fixed_target[one],
         budget=None,
         fill_rate=None,
         open_to_buy=None,
@@ -202,6 +204,11 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     whole model's programme (built for its indices, not solved) and the
     solution's ``x`` is in its column order; ``row_duals`` holds the master's
     prices at the capital and service rows (0 elsewhere).
+
+    ``time_limit`` (seconds) bounds each item solve and the whole: rounds
+    stop once it has passed, and if the master's mix already meets both
+    linking rows it is returned as the best plan found (``TIME_LIMIT``),
+    otherwise ``TIME_LIMIT_NO_SOLUTION``.
     """
     t0 = time.perf_counter()
     whole = build_model(problem)
@@ -270,6 +277,8 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     if blocks:
         duals[np.concatenate([np.arange(b.start, b.start + b.size) for b in blocks])] = nu
     objective = float(sum(th * c[1] for c, th in zip(columns, theta)))
+    # Stopped by the time limit (or max_rounds) with proposals still improving: the master's
+    # plan meets both rows (slack 0) and is the best found, not proven optimal.
     status = SolveStatus.TIME_LIMIT if added else SolveStatus.OPTIMAL
     sol = Solution(status, objective=objective, x=x, row_duals=duals, message=f"{rounds} rounds, {len(columns)} proposals")
     sol.timings_s = {"build": t1 - t0, "handover": 0.0, "solve": t2 - t1, "extract": time.perf_counter() - t2}

@@ -232,15 +232,19 @@ def _economics_from_history(config, config_file, history, items, as_of):
     return out
 
 
-def prepare(config: Config, config_file) -> Inputs:
+def prepare(config: Config, config_file, history: pd.DataFrame | None = None) -> Inputs:
     """Read the data a config names and check it against the network.
+
+    ``history``, when given, is used instead of reading ``history.path``
+    (the nightly job passes the table its data-quality checks cleaned).
 
     Raises
     ------
     InputError
         With the file, the key or row, and the fix.
     """
-    from forecasts import read_calendar, read_history  # the forecast stage owns these formats
+    from forecasts import read_calendar, read_history, validate_history  # the forecast stage owns these formats
+    from forecasts.history import join_calendar
 
     config_file = str(config_file)
     net = network_arrays(config)
@@ -256,7 +260,11 @@ def prepare(config: Config, config_file) -> Inputs:
             if p is not None and not p.is_file():
                 raise InputError(config_file, key, f"file not found: {p}", "fix the path (relative to the config's folder)")
         with _unreadable(hpath, "history"):
-            history = read_history(hpath, calendar_path=cpath)
+            if history is None:
+                history = read_history(hpath, calendar_path=cpath)
+            else:
+                history = validate_history(history, name=f"history {hpath.name}")
+                history = join_calendar(history, read_calendar(cpath)) if cpath is not None else history
         if cpath is not None:
             with _unreadable(cpath, "calendar"):
                 calendar = read_calendar(cpath)
@@ -317,8 +325,13 @@ def _priced(config: Config, item: str) -> bool:
     return g is not None and None not in (g.unit_cost, g.holding_cost, g.shortage_cost)
 
 
-def initial_state(config: Config, config_file, inputs: Inputs) -> tuple[np.ndarray, np.ndarray, list]:
-    """Today's on hand (I, N) and pipeline arrivals (I, N, T) from the config."""
+def initial_state(config: Config, config_file, inputs: Inputs, state: pd.DataFrame | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, list]:
+    """Today's on hand (I, N) and pipeline arrivals (I, N, T) from the config.
+
+    ``state``, when given, is used instead of reading ``initial_state.path``
+    (the nightly job passes the table its data-quality checks cleaned).
+    """
     net, items = inputs.network, inputs.items
     I, N, T = len(items), len(net.nodes), config.periods
     on_hand = np.zeros((I, N))
@@ -337,7 +350,7 @@ def initial_state(config: Config, config_file, inputs: Inputs) -> tuple[np.ndarr
     if spec.path is None:
         return on_hand, pipeline, []
     path = resolve_path(config_file, spec.path)
-    frame = _read_csv(path, "initial_state.path", str(config_file))
+    frame = _read_csv(path, "initial_state.path", str(config_file)) if state is None else state
     for col in ("item", "location", "on_hand"):
         if col not in frame.columns:
             raise InputError(path, f"column {col}", "required column is missing",

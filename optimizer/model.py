@@ -237,6 +237,8 @@ class Problem:
     service_level: str = "network"  # or "item", "item_location"
     service_weighting: str = "units"  # or "value"
     cycle_service: float | None = None
+    fixed_order: np.ndarray | None = None  # (I, N) tonight's order into n fixed where finite (NaN: free)
+    fixed_target: np.ndarray | None = None  # (I, N) target S_in fixed where finite (NaN: free)
 
     @property
     def shape(self):
@@ -355,6 +357,15 @@ def build_model(problem: Problem, *, elastic_capacity: bool = False) -> Built:
         -order_const[:, :, 0, 0],
         shape=(I, N),
     )
+    # A planner's overrides (optimizer/approve.py): o_{in0} = q or S_{in} = v where given.
+    if problem.fixed_order is not None and np.isfinite(problem.fixed_order).any():
+        ii, nn = np.nonzero(np.isfinite(problem.fixed_order))
+        lp.add_constraints("fixed_order", [(order_coef[ii, nn, 0, 0, :], order_cols[ii, nn, 0, 0, :])], "==",
+                           problem.fixed_order[ii, nn] - order_const[ii, nn, 0, 0], shape=(len(ii),))
+    if problem.fixed_target is not None and np.isfinite(problem.fixed_target).any():
+        ii, nn = np.nonzero(np.isfinite(problem.fixed_target))
+        lp.add_constraints("fixed_target", [(1.0, target[ii, nn])], "==", problem.fixed_target[ii, nn],
+                           shape=(len(ii),))
 
     # Inbound flow to each node per period: shipments (DC-fed) or orders (supplier-fed).
     # Arrivals at t are inbound flow at t - L plus the pipeline.

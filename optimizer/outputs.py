@@ -31,7 +31,7 @@ from pathlib import Path
 
 from optimizer.errors import InputError, ResourceError
 
-__all__ = ["write_outputs", "sha256_file", "package_versions", "to_json"]
+__all__ = ["write_outputs", "recover_outputs", "sha256_file", "package_versions", "to_json"]
 
 _PACKAGES = ("echelon", "pyomo", "highspy", "ngboost", "numpy", "pandas", "scipy", "scikit-learn", "pydantic",
              "PyYAML", "shap", "matplotlib")
@@ -95,9 +95,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _recover(out: Path) -> None:
-    """Undo what a killed write left beside ``out``: put an earlier run moved aside back
-    (when ``out`` is missing) and remove temporary folders whose process is gone."""
+def recover_outputs(out_dir) -> None:
+    """Undo what a killed write left beside ``out_dir``: put an earlier run moved aside back
+    (when ``out_dir`` is missing) and remove temporary folders whose process is gone."""
+    out = Path(out_dir)
+    if not out.parent.is_dir():
+        return
     for tmp in out.parent.glob(f".{out.name}.tmp-*"):
         pid = tmp.name[len(out.name) + 6:].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
@@ -107,8 +110,11 @@ def _recover(out: Path) -> None:
         olds[-1].rename(out)
 
 
-def write_outputs(out_dir, files: dict[str, bytes]) -> Path:
+def write_outputs(out_dir, files: dict[str, bytes], *, before_rename=None) -> Path:
     """Write ``files`` (name -> bytes) as the folder ``out_dir``, atomically.
+
+    ``before_rename`` (no arguments), if given, is called once every file is
+    on disk in the temporary folder, just before it is renamed into place.
 
     Raises
     ------
@@ -119,9 +125,8 @@ def write_outputs(out_dir, files: dict[str, bytes]) -> Path:
     """
     out = Path(out_dir)
     try:
-        if out.parent.is_dir():
-            _recover(out)
-        return _write_folder(out, files)
+        recover_outputs(out)
+        return _write_folder(out, files, before_rename)
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         fix = "free disk space and run again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else \
@@ -130,7 +135,7 @@ def write_outputs(out_dir, files: dict[str, bytes]) -> Path:
                             f"earlier run there is untouched; {fix}") from exc
 
 
-def _write_folder(out: Path, files: dict[str, bytes]) -> Path:
+def _write_folder(out: Path, files: dict[str, bytes], before_rename) -> Path:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
         raise InputError(out, "--out", "exists and is not an echelon output folder",
                          "choose a new folder or an earlier run's output folder")
@@ -144,6 +149,8 @@ def _write_folder(out: Path, files: dict[str, bytes]) -> Path:
                 f.flush()
                 os.fsync(f.fileno())
         _fsync_dir(tmp)
+        if before_rename is not None:
+            before_rename()
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             old.rmdir()

@@ -31,7 +31,7 @@ from optimizer.simulate import simulate_policy, stock_percentiles, summarise
 from optimizer.solver import SolveStatus, solve_pyomo
 from scenarios import sample_scenarios
 
-__all__ = ["run", "validate", "forecast_demand"]
+__all__ = ["run", "validate", "forecast_demand", "solve_plan", "Solved"]
 
 
 def validate(config_path) -> tuple[Config, Inputs]:
@@ -401,6 +401,50 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     table, period_dates = forecast_demand(config, inputs, seed)
     timings["forecast"] = time.perf_counter() - t
 
+    files_read = inputs.data_files + state_files
+    try:
+        plan = solve_plan(config, config_path, inputs, table, period_dates, on_hand, pipeline, seed, timings,
+                          progress=progress).plan
+    except InfeasibleError as error:
+        if out is not None:  # the diagnosis, in kpis.json (no plan files: there is no plan)
+            kpis = {"status": "infeasible", "message": str(error), "diagnosis": error.diagnosis, "timings_s": timings}
+            _write({"kpis.json": to_json(kpis).encode()}, config, config_path, files_read, seed, out, timings)
+        raise
+    if out is not None:
+        progress.stage("write")
+        t = time.perf_counter()
+        files = {"orders.csv": _csv(plan.orders), "stock_positions.csv": _csv(plan.stock_positions),
+                 "kpis.json": to_json(plan.kpis).encode(), "report.html": _report(plan, config_path, seed)}
+        _write(files, config, config_path, files_read, seed, out, timings)
+        timings["write"] = time.perf_counter() - t
+    timings["total"] = sum(v for k, v in timings.items() if k != "total")
+    progress.done()
+    return plan
+
+
+@dataclasses.dataclass
+class Solved:
+    """A solved plan with what produced it (for the nightly job's exceptions, feeds and approvals)."""
+
+    plan: Plan
+    problem: Problem
+    built: object
+    x: np.ndarray
+    scenarios: object
+
+
+def solve_plan(config: Config, config_path, inputs: Inputs, table, period_dates, on_hand, pipeline, seed: int,
+               timings: dict, *, progress: Progress | None = None, **fixed) -> Solved:
+    """Scenarios from the demand table, the model solved, the plan and its KPIs (``timings`` filled in).
+
+    ``fixed`` (``fixed_order``, ``fixed_target``) is passed on to :class:`~optimizer.model.Problem`;
+    ``progress`` shows the solve and evaluate stages.
+
+    Raises
+    ------
+    InfeasibleError, TimeLimitError
+    """
+    progress = progress or Progress(enabled=False)
     t = time.perf_counter()
     sc = config.scenarios
     from optimizer.forecast_commands import scenario_copula
@@ -409,18 +453,13 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
                                     copula=scenario_copula(config, config_path))
     timings["scenarios"] = time.perf_counter() - t
 
-    problem = _problem(config, inputs, scenario_set, on_hand, pipeline)
+    problem = dataclasses.replace(_problem(config, inputs, scenario_set, on_hand, pipeline), **fixed)
     check_demand(problem.demand, inputs.items, inputs.stores, *_demand_source(config, config_path))
     progress.stage("solve")
     built, sol = _solve(problem, config)
     timings.update({k: v for k, v in sol.timings_s.items() if k != "extract"})
     if sol.status == SolveStatus.INFEASIBLE:
-        error = _diagnose(problem, config)
-        if out is not None:  # the diagnosis, in kpis.json (no plan files: there is no plan)
-            kpis = {"status": "infeasible", "message": str(error), "diagnosis": error.diagnosis, "timings_s": timings}
-            _write({"kpis.json": to_json(kpis).encode()}, config, config_path, inputs.data_files + state_files,
-                   seed, out, timings)
-        raise error
+        raise _diagnose(problem, config)
     if sol.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
         raise TimeLimitError(
             f"no feasible plan within solver.time_limit={config.solver.time_limit:g} s; "
@@ -457,16 +496,7 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     if period_dates is not None:
         plan.kpis["as_of"] = inputs.as_of.date().isoformat()
         plan.kpis["period_dates"] = [pd.Timestamp(d).date().isoformat() for d in period_dates]
-    if out is not None:
-        progress.stage("write")
-        t = time.perf_counter()
-        files = {"orders.csv": _csv(plan.orders), "stock_positions.csv": _csv(plan.stock_positions),
-                 "kpis.json": to_json(plan.kpis).encode(), "report.html": _report(plan, config_path, seed)}
-        _write(files, config, config_path, inputs.data_files + state_files, seed, out, timings)
-        timings["write"] = time.perf_counter() - t
-    timings["total"] = sum(v for k, v in timings.items() if k != "total")
-    progress.done()
-    return plan
+    return Solved(plan, problem, built, sol.x, scenario_set)
 
 
 def _demand_source(config: Config, config_path) -> tuple[str, str]:
@@ -499,11 +529,14 @@ def _write(files: dict, config: Config, config_path, data_files, seed, out, timi
     write_outputs(out, {**files, "manifest.json": to_json(manifest).encode()})
 
 
-def _report(plan: Plan, config_path, seed) -> bytes:
-    """``report.html`` of a written plan, its footer naming the code, config and seed."""
+def _report(plan: Plan, config_path, seed, **tables) -> bytes:
+    """``report.html`` of a written plan, its footer naming the code, config and seed.
+
+    ``tables`` (``frontier``, ``exceptions``) are passed on to :func:`~optimizer.report.render_report`.
+    """
     name = Path(config_path).name
     return render_report(
-        plan, forecast=plan.forecast, projection=plan.projection, sales=plan.sales,
+        plan, forecast=plan.forecast, projection=plan.projection, sales=plan.sales, **tables,
         title=f"Plan: {name}",
         footer=f"echelon {package_versions()['echelon']} · {name} (sha256 "
                f"{sha256_file(config_path)[:12]}) · seed {seed}",

@@ -174,5 +174,5 @@ def test_recovery_puts_a_run_moved_aside_back_in_place(previous, tmp_path):
     config, out, before = previous
     aside = tmp_path / ".out.old-abc123"
     out.rename(aside)
-    outputs._recover(out)
+    outputs.recover_outputs(out)
     assert _snapshot(out) == before and not aside.exists()

@@ -1,0 +1,70 @@
+"""kill -9 during forecast, solve and write: the store and the folder stay as the last good run left them.
+
+The job is started in a subprocess with ECHELON_TEST_PAUSE=POINT:FILE (optimizer/nightly.py): it
+creates FILE and sleeps when it reaches POINT, and the test kills it there with SIGKILL. The killed run
+is a rerun of the last good run's as-of date, so an uncommitted replacement must leave the old run whole.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from optimizer.nightly import PAUSE_ENV, nightly
+from optimizer.runstore import RunStore
+from tests.m5_small import ROOT, small_config
+
+AS_OF = "2016-04-20"
+
+
+def _state(folder):
+    with RunStore(folder / "runs.sqlite") as store:
+        rows = store.dump()
+    files = {p.name: p.read_bytes() for p in sorted((folder / "nightly").iterdir())}
+    return rows, files
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory):
+    """A folder with one good run of AS_OF: config, history, store and output folder."""
+    folder = tmp_path_factory.mktemp("good")
+    good = nightly(small_config(folder), as_of=AS_OF)
+    return folder, good.run_id
+
+
+@pytest.mark.parametrize("point", ["forecast", "solve", "write"])
+def test_kill_9_leaves_the_last_good_run(tmp_path, good_run, point):
+    shutil.copytree(good_run[0], tmp_path, dirs_exist_ok=True)
+    config = tmp_path / "config.yaml"
+    before = _state(tmp_path)
+
+    marker = tmp_path / f"paused-{point}"
+    env = {**os.environ, PAUSE_ENV: f"{point}:{marker}", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "optimizer.cli", "nightly", str(config), "--as-of", AS_OF],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, f"the job ended (exit {proc.returncode}) before reaching {point}"
+            assert time.monotonic() < deadline, f"the job did not reach {point} in 120 s"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    assert _state(tmp_path) == before  # store rows and folder bytes, exactly
+    if point == "write":  # the killed run's files were complete, but only in a temporary folder
+        assert len(list(tmp_path.glob(".nightly.tmp-*"))) == 1
+
+    after = nightly(config, as_of=AS_OF)  # the next run succeeds and replaces the date's run
+    assert not list(tmp_path.glob(".nightly.*"))
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        runs = store.table("runs")
+    assert runs["run_id"].tolist() == [after.run_id] and after.run_id != good_run[1]
+    assert (tmp_path / "nightly" / "orders.csv").read_bytes() == before[1]["orders.csv"]
