@@ -1,6 +1,7 @@
 """A small slice of the bundled M5 data for the nightly job's tests: seconds per run."""
 
 import functools
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -31,9 +32,10 @@ def small_config(folder: Path, history: pd.DataFrame | None = None, **overrides)
     """Write the slice (or ``history``) and a config planning it into ``folder``; return the config's path."""
     folder.mkdir(parents=True, exist_ok=True)
     (m5_slice() if history is None else history).to_csv(folder / "history.csv", index=False)
+    shutil.copyfile(M5 / "calendar.csv.gz", folder / "calendar.csv.gz")  # data stays in the config's tree
     config = {
         "periods": 7,
-        "history": {"path": "history.csv", "calendar": str(M5 / "calendar.csv.gz")},
+        "history": {"path": "history.csv", "calendar": "calendar.csv.gz"},
         "forecast": {"family": "lognormal", "n_estimators": 10},
         "economics": {"margin": 0.3, "holding_rate": 0.25},
         "network": {

@@ -71,8 +71,8 @@ def test_outputs_exceptions_and_feeds(tmp_path):
     r = nightly(config, as_of="2016-04-20")
     out = tmp_path / "nightly"
     assert sorted(p.name for p in out.iterdir()) == [
-        "exceptions.csv", "kpis.json", "manifest.json", "orders.csv", "quality.csv", "stock_positions.csv",
-        "supplier_VENDOR.csv", "supplier_VENDOR.json"]
+        "exceptions.csv", "kpis.json", "manifest.json", "orders.csv", "quality.csv", "report.html",
+        "stock_positions.csv", "supplier_VENDOR.csv", "supplier_VENDOR.json"]
     exc = pd.read_csv(out / "exceptions.csv")
     assert list(exc.columns) == COLUMNS and exc["rank"].tolist() == list(range(1, len(exc) + 1))
     assert exc["money_at_stake"].is_monotonic_decreasing and exc["why"].str.len().min() > 20
