@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   echelon validate configs/m5.yaml                 check config and data without solving
   echelon forecast configs/m5.yaml --backtest --out bt/   backtest NGBoost against baselines
   echelon explain configs/m5.yaml --item FOODS_3_586 --location CA_1   why this forecast
+  echelon backtest configs/m5.yaml --out replay/   replay echelon and planners' policies on held-out sales
 """
 
 
@@ -87,6 +88,21 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--top", type=int, default=4, help="drivers shown per period (default 4)")
     e.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
     e.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    b = sub.add_parser(
+        "backtest",
+        help="replay echelon and planners' policies on held-out recorded demand",
+        description="Walk forward through recorded sales: re-forecast and re-plan every --review days from "
+        "the simulated state, order daily, let the recorded demand happen; write backtest.json, replay.csv.gz "
+        "and plots. Base stock and (s, S) are tuned to echelon's realised fill rate and capital.",
+    )
+    b.add_argument("config", help="scenario YAML file (with history:)")
+    b.add_argument("--out", required=True, help="output folder (replaced atomically if it holds an earlier run)")
+    b.add_argument("--start", default=None, help="first replayed day, YYYY-MM-DD (default: --periods days before the end)")
+    b.add_argument("--periods", type=int, default=None, help="days replayed (default 28; 7 with --fast)")
+    b.add_argument("--review", type=int, default=None, help="days between re-forecasts and re-plans (default 7)")
+    b.add_argument("--fast", action="store_true", help="a short replay: 3 items, 7 days, 8 scenarios, small forecaster")
+    b.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
+    b.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     return p
 
 
@@ -145,6 +161,11 @@ def main(argv=None) -> int:
             from optimizer import forecast_commands as fcmd
 
             fcmd.explain_command(args.config, args.item, args.location, args.out, seed=args.seed, top=args.top)
+        elif args.command == "backtest":
+            from optimizer.policy_backtest import policy_backtest
+
+            policy_backtest(args.config, args.out, start=args.start, periods=args.periods, fast=args.fast,
+                            review=args.review, seed=args.seed)
         return 0
     except EchelonError as exc:
         if args.debug:

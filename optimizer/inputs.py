@@ -165,8 +165,11 @@ def _economics_from_history(config, config_file, history, items, as_of):
     return out
 
 
-def prepare(config: Config, config_file) -> Inputs:
+def prepare(config: Config, config_file, *, history: pd.DataFrame | None = None) -> Inputs:
     """Read the data a config names and check it against the network.
+
+    ``history``, if given, is the config's history already read (by an earlier
+    ``prepare``): it is used instead of reading ``history.path`` again.
 
     Raises
     ------
@@ -179,7 +182,7 @@ def prepare(config: Config, config_file) -> Inputs:
     net = network_arrays(config)
     stores = tuple(net.nodes[j] for j in net.stores)
     data_files: list = []
-    history = None
+    loaded, history = history, None
     calendar = None
     as_of = None
     if config.history is not None:
@@ -189,7 +192,7 @@ def prepare(config: Config, config_file) -> Inputs:
             if p is not None and not p.is_file():
                 raise InputError(config_file, key, f"file not found: {p}", "fix the path (relative to the config's folder)")
         try:
-            history = read_history(hpath, calendar_path=cpath)
+            history = read_history(hpath, calendar_path=cpath) if loaded is None else loaded
         except ValueError as exc:
             raise InputError(hpath, "", str(exc), "correct the history file") from None
         if cpath is not None:
