@@ -34,6 +34,7 @@ order-up-to levels until the next review.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -82,11 +83,38 @@ class ForecastFeed:
         """The forecast fitted on the sales up to ``origin`` (inclusive), cached."""
         origin = pd.Timestamp(origin)
         if origin not in self._tables:
-            known = self.history[self.history["date"] <= origin]
-            fc = self.make_forecaster().fit(known, origin=origin, calendar=self.calendar)
-            self._tables[origin] = fc.predict()
+            if self.history is None:
+                raise RuntimeError(f"no forecast at {origin.date()} was fitted before the history was dropped")
+            self._tables[origin] = _fit_at(self.make_forecaster, self.history, self.calendar, origin)
             self.origins_fitted.append(origin)
         return self._tables[origin]
+
+    def fitted_only(self) -> "ForecastFeed":
+        """A copy without the history (light to send to a process): it serves the forecasts already fitted."""
+        light = copy.copy(self)
+        light.history = None
+        return light
+
+    def prefit(self, origins, n_jobs: int = 1) -> None:
+        """Fit the forecasts at ``origins`` now, ``n_jobs`` at a time in spawned processes.
+
+        Each fit sees only the sales up to its origin, whichever process runs
+        it, so the tables are the same for any ``n_jobs``.
+        """
+        todo = sorted({pd.Timestamp(o) for o in origins} - set(self._tables))
+        if n_jobs == 1 or len(todo) < 2:
+            for origin in todo:
+                self.table_at(origin)
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: a forked child of a process with OpenMP threads can hang (forecasts.grouped)
+        with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_share, initargs=(self.make_forecaster, self.history, self.calendar)) as pool:
+            for origin, table in zip(todo, pool.map(_fit_shared, todo)):
+                self._tables[origin] = table
+                self.origins_fitted.append(origin)
 
     def table(self, t: int):
         return self.table_at(self.origin(t))
@@ -108,6 +136,24 @@ class ForecastFeed:
             var[i[ok], j[ok]] = grid.var(axis=0)[ok]
             self._moments[t] = (mean, var)
         return self._moments[t]
+
+
+def _fit_at(make_forecaster, history, calendar, origin):
+    """Fit on the sales up to ``origin`` only and predict: the one place a forecast is made."""
+    known = history[history["date"] <= origin]
+    return make_forecaster().fit(known, origin=origin, calendar=calendar).predict()
+
+
+_SHARED = {}
+
+
+def _share(make_forecaster, history, calendar):
+    """Worker initialiser: the history is sent to each process once, not with every origin."""
+    _SHARED.update(make_forecaster=make_forecaster, history=history, calendar=calendar)
+
+
+def _fit_shared(origin):
+    return _fit_at(origin=origin, **_SHARED)
 
 
 class NormalSafetyStock:

@@ -27,6 +27,7 @@ fixed). Outputs, written atomically: ``backtest.json``, ``replay.csv.gz``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import io
 import time
@@ -46,10 +47,10 @@ from optimizer.replay import replay, replay_figures
 __all__ = ["policy_backtest", "DEFAULTS", "FAST"]
 
 #: Default settings: the bundled data's last 28 days, weekly reviews.
-DEFAULTS = {"periods": 28, "review": 7, "warmup": 7, "scenarios": None, "copula_origins": 2, "items": None,
-            "order_cost": 1.0, "bootstrap": 2000, "forecast": {}}
+DEFAULTS = {"periods": 28, "review": 7, "warmup": 7, "scenarios": None, "copula_origins": 1, "items": None,
+            "order_cost": 1.0, "bootstrap": 2000, "forecast": {}, "n_jobs": 2}
 #: ``--fast``: a short replay for the tests (3 items, one week, 8 scenarios, a small forecaster).
-FAST = {**DEFAULTS, "periods": 7, "scenarios": 8, "copula_origins": 1, "items": 3,
+FAST = {**DEFAULTS, "periods": 7, "scenarios": 8, "items": 3, "n_jobs": 1,
         "forecast": {"n_estimators": 20, "train_periods": 120}}
 MAIN = "echelon_copula"
 
@@ -105,6 +106,14 @@ def fit_walkforward_copula(feed: ForecastFeed, origins, horizon):
         out[i, j] = pit
         pits.append(out)
     return fit_copula(np.concatenate(pits), feed.stores)
+
+
+def _replay_echelon(kind, feed, config, inputs, count, seed, copula, demand, kw):
+    """Replay echelon re-solved at each review on ``kind`` scenarios: (replay, review log, seconds)."""
+    t0 = time.perf_counter()
+    policy = EchelonPolicy(feed, config, inputs, scenarios=kind, count=count, seed=seed, copula=copula)
+    rep = replay(policy, demand, **kw)
+    return rep, policy.log_, time.perf_counter() - t0
 
 
 def tune_z(run_z, key, target: float, lo: float = -3.0, hi: float = 6.0, tol: float = 1e-3):
@@ -203,14 +212,15 @@ def policy_backtest(config_path, out=None, *, start=None, periods=None, fast=Fal
         config = config.model_copy(update={"forecast": f.model_copy(update={"n_estimators": n_est, "options": options})})
     if opts["scenarios"]:
         config = config.model_copy(update={"scenarios": config.scenarios.model_copy(update={"count": opts["scenarios"]})})
+    try:
+        first = pd.Timestamp(start) if start is not None else None
+    except ValueError:
+        raise InputError("command line", "--start", f"not a date: {start!r}", "give a date as YYYY-MM-DD") from None
     full = prepare(config.model_copy(update={"history": config.history.model_copy(update={"as_of": None})}),
                    config_path)
     last = full.history["date"].max()
     T = opts["periods"]
-    try:
-        first = pd.Timestamp(start) if start is not None else last - pd.Timedelta(days=T - 1)
-    except ValueError:
-        raise InputError("command line", "--start", f"not a date: {start!r}", "give a date as YYYY-MM-DD") from None
+    first = last - pd.Timedelta(days=T - 1) if first is None else first
     if first + pd.Timedelta(days=T - 1) > last:
         raise InputError("command line", "--periods", f"{T} days from {first.date()} run past the history's last "
                          f"day {last.date()}", f"start on {(last - pd.Timedelta(days=T - 1)).date()} or earlier")
@@ -236,35 +246,40 @@ def policy_backtest(config_path, out=None, *, start=None, periods=None, fast=Fal
     from optimizer.run import make_forecaster
 
     timings = {}
-    feed = ForecastFeed(history, begin, lambda: make_forecaster(at_start, seed), items, inputs.stores, inputs.calendar)
-    t0 = time.perf_counter()
+    feed = ForecastFeed(history, begin, functools.partial(make_forecaster, at_start, seed), items, inputs.stores,
+                        inputs.calendar)
     H = config.periods
     copula_origins = [as_of - pd.Timedelta(days=H * k) for k in range(opts["copula_origins"], 0, -1)]
+    t0 = time.perf_counter()
+    reviews = range(0, W + T, opts["review"])
+    feed.prefit(copula_origins + [feed.origin(t) for t in reviews], n_jobs=opts["n_jobs"])
+    timings["forecast_fits"] = time.perf_counter() - t0
+    log(f"  {len(copula_origins) + len(reviews)} forecasts fitted, {opts['n_jobs']} at a time "
+        f"({timings['forecast_fits']:.0f} s)")
     copula = fit_walkforward_copula(feed, copula_origins, H)
-    timings["copula_fit"] = time.perf_counter() - t0
-    log(f"  copula fitted on forecasts at {', '.join(str(o.date()) for o in copula_origins)} "
-        f"({timings['copula_fit']:.0f} s)")
+    log(f"  copula fitted on the PITs of the forecasts at {', '.join(str(o.date()) for o in copula_origins)}")
     kw = dict(network=net, on_hand=on_hand, pipeline=pipeline, unit_cost=inputs.unit_cost,
               holding_cost=inputs.holding_cost, shortage_cost=inputs.shortage_cost, shortage=config.shortage,
               review=opts["review"])
-    t0 = time.perf_counter()
-    for t in range(0, W + T, opts["review"]):
-        feed.table(t)
-    timings["forecast_fits"] = time.perf_counter() - t0
-    log(f"  {len(range(0, W + T, opts['review']))} forecasts fitted ({timings['forecast_fits']:.0f} s)")
 
     replays, figures, notes = {}, {}, {}
-    for kind in ("copula", "independent", "point"):
+    kinds = ("copula", "independent", "point")
+    jobs = [(kind, feed.fitted_only(), at_start, inputs, config.scenarios.count, seed, copula, demand, kw)
+            for kind in kinds]
+    if opts["n_jobs"] == 1:
+        done = [_replay_echelon(*job) for job in jobs]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(opts["n_jobs"], mp_context=multiprocessing.get_context("spawn")) as pool:
+            done = list(pool.map(_replay_echelon, *zip(*jobs)))
+    for kind, (rep, log_, seconds) in zip(kinds, done):
         name = f"echelon_{kind}"
-        t0 = time.perf_counter()
-        policy = EchelonPolicy(feed, at_start, inputs, scenarios=kind, count=config.scenarios.count, seed=seed,
-                               copula=copula)
-        replays[name] = replay(policy, demand, **kw)
-        figures[name] = replay_figures(replays[name], W)
-        timings[name] = time.perf_counter() - t0
-        notes[name] = {"reviews": policy.log_}
+        replays[name], figures[name], timings[name] = rep, replay_figures(rep, W), seconds
+        notes[name] = {"reviews": log_}
         log(f"  {name:24s} fill {figures[name]['fill_rate']:.4f}  cost {figures[name]['total_cost']:10,.2f}  "
-            f"capital {figures[name]['capital']['average']:10,.2f}  ({timings[name]:.0f} s)")
+            f"capital {figures[name]['capital']['average']:10,.2f}  ({seconds:.0f} s)")
 
     beta = config.constraints.service.fill_rate if config.constraints.service else 0.95
     z_planner = float(stats.norm.ppf(min(beta, 0.9999)))
