@@ -307,6 +307,10 @@ def policy_backtest(config_path, out=None, *, start=None, periods=None, fast=Fal
             f"capital {figures[base]['capital']['average']:10,.2f}  (and tuned, {timings[base]:.0f} s)")
     for name, f in figures.items():
         f["ordering_cost"] = opts["order_cost"] * f["order_lines"]
+        f["by_review_period"] = [
+            {k: g[k] for k in ("fill_rate", "total_cost", "capital")}
+            for g in (replay_figures(replays[name], a, a + opts["review"]) for a in range(W, W + T, opts["review"]))
+        ]
         f.update(notes.get(name, {}))
 
     per = {name: _per_item(r, W) for name, r in replays.items()}

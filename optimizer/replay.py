@@ -243,14 +243,15 @@ def bullwhip(orders: np.ndarray, demand: np.ndarray, network: Network) -> dict:
     return out
 
 
-def replay_figures(r: Replay, scored_from: int = 0) -> dict:
+def replay_figures(r: Replay, scored_from: int = 0, scored_to: int | None = None) -> dict:
     """Realised fill rate (per store and network), cost and its parts, capital, stock-outs, bullwhip.
 
-    Periods before ``scored_from`` (a warm-up from the common starting state) are not counted.
+    Only periods ``scored_from .. scored_to - 1`` count (those before: a warm-up from the
+    common starting state).
     """
     net = r.network
     stores = net.stores
-    w = slice(scored_from, None)
+    w = slice(scored_from, scored_to)
     d = r.demand[:, stores, w].sum(axis=(0, 2))
     s = r.short[:, stores, w].sum(axis=(0, 2))
     capital = r.capital[:, w].sum(axis=0)  # (T,)
