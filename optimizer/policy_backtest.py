@@ -167,6 +167,96 @@ def bootstrap_margins(a, b, draws: int, seed: int = 0) -> dict:
             for k, v in figures.items()}
 
 
+def _configured(config, opts):
+    """The config with the backtest's forecast and scenario-count overrides (``--fast``)."""
+    if opts["forecast"]:
+        f = config.forecast
+        n_est = opts["forecast"].get("n_estimators", f.n_estimators)
+        options = {**f.options, **{k: v for k, v in opts["forecast"].items() if k != "n_estimators"}}
+        config = config.model_copy(update={"forecast": f.model_copy(update={"n_estimators": n_est, "options": options})})
+    if opts["scenarios"]:
+        config = config.model_copy(update={"scenarios": config.scenarios.model_copy(update={"count": opts["scenarios"]})})
+    return config
+
+
+def _window(start, history, T: int, W: int):
+    """First scored day (``start``, default the last ``T`` days), and the first replayed day
+    (``W`` warm-up days before), checked against the history."""
+    last = history["date"].max()
+    first = last - pd.Timedelta(days=T - 1) if start is None else start
+    if first + pd.Timedelta(days=T - 1) > last:
+        raise InputError("command line", "--periods", f"{T} days from {first.date()} run past the history's last "
+                         f"day {last.date()}", f"start on {(last - pd.Timedelta(days=T - 1)).date()} or earlier")
+    begin = first - pd.Timedelta(days=W)
+    earliest = history["date"].min() + pd.Timedelta(days=365)
+    if begin - pd.Timedelta(days=1) < earliest:
+        raise InputError("command line", "--start", f"{first.date()} leaves less than a year of history to learn from",
+                         f"start on {(earliest + pd.Timedelta(days=W + 1)).date()} or later")
+    return first, begin
+
+
+def _echelon_variants(feed, config, inputs, copula, demand, kw, seed, n_jobs):
+    """Replays of echelon on copula, independent and point scenarios, ``n_jobs`` processes at a time."""
+    kinds = ("copula", "independent", "point")
+    jobs = [(kind, feed.fitted_only(), config, inputs, config.scenarios.count, seed, copula, demand, kw)
+            for kind in kinds]
+    if n_jobs == 1:
+        return dict(zip(kinds, (_replay_echelon(*job) for job in jobs)))
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return dict(zip(kinds, pool.map(_replay_echelon, *zip(*jobs))))
+
+
+def _planners(feed, inputs, demand, kw, opts, z_planner, ref):
+    """Base stock and (s, S) at the planner's z and tuned to ``ref``'s fill rate and capital.
+
+    Returns replays, figures, notes per policy and the (z, fill rate, cost) points tried.
+    """
+    W = opts["warmup"]
+    replays, figures, notes, curves = {}, {}, {}, {}
+    for base, order_cost in (("base_stock", None), ("s_S", opts["order_cost"])):
+        def run_z(z, order_cost=order_cost):
+            policy = NormalSafetyStock(feed, inputs.network, z=z, review=opts["review"], order_cost=order_cost,
+                                       holding_cost=inputs.holding_cost)
+            rep = replay(policy, demand, **kw)
+            return replay_figures(rep, W), rep
+
+        figures[base], replays[base] = run_z(z_planner)
+        notes[base] = {"z": z_planner, "tuned": "z = Phi^-1(fill-rate target), as a planner sets it"}
+        for goal, key, target in (("equal_fill", lambda f: f["fill_rate"], ref["fill_rate"]),
+                                  ("equal_capital", lambda f: f["capital"]["average"], ref["capital"]["average"])):
+            name = f"{base}_{goal}"
+            figures[name], replays[name], z, tried = tune_z(run_z, key, target)
+            notes[name] = {"z": z, "tuned": f"z bisected to {MAIN}'s realised "
+                           + ("network fill rate" if goal == "equal_fill" else "average capital")}
+            curves.setdefault(base, []).extend((zz, f["fill_rate"], f["total_cost"]) for zz, f in tried)
+    return replays, figures, notes, curves
+
+
+def _comparisons(replays, W, draws):
+    """Margins of echelon_copula over every other policy (bootstrap over items)."""
+    per = {name: _per_item(r, W) for name, r in replays.items()}
+
+    def over(name):
+        return bootstrap_margins(per[name], per[MAIN], draws)
+
+    return {
+        "reference": MAIN, "ci": "95% bootstrap over items, levels held fixed",
+        "equal_fill_rate": {b: over(f"{b}_equal_fill") for b in ("base_stock", "s_S")},
+        "equal_capital": {b: over(f"{b}_equal_capital") for b in ("base_stock", "s_S")},
+        "planner_z": {b: over(b) for b in ("base_stock", "s_S")},
+        "copula_vs_independent": over("echelon_independent"),
+        "stochastic_vs_point": over("echelon_point"),
+    }
+
+
+def _log_line(name, f, seconds):
+    return (f"  {name:24s} fill {f['fill_rate']:.4f}  cost {f['total_cost']:10,.2f}  "
+            f"capital {f['capital']['average']:10,.2f}  ({seconds:.0f} s)")
+
+
 def policy_backtest(config_path, out=None, *, start=None, periods=None, fast=False, review=None, seed=None,
                     log=print) -> dict:
     """Replay echelon and the planners' policies on recorded demand; write the outputs to ``out``.
@@ -178,9 +268,9 @@ def policy_backtest(config_path, out=None, *, start=None, periods=None, fast=Fal
     out : str or Path, optional
         Output folder (atomic).
     start : date-like, optional
-        First replayed day; default: ``periods`` days before the end of the history.
+        First scored day; default: ``periods`` days before the end of the history.
     periods : int, optional
-        Days replayed (default 28; 7 with ``fast``).
+        Days scored (default 28; 7 with ``fast``), after a 7-day warm-up.
     fast : bool, default=False
         The short replay of :data:`FAST`.
     review : int, optional
@@ -205,42 +295,25 @@ def policy_backtest(config_path, out=None, *, start=None, periods=None, fast=Fal
         raise InputError(config_path, "history", "the config gives demand, not a sales history",
                          "backtest needs history: {path: ...} to replay recorded sales")
     seed = config.scenarios.seed if seed is None else int(seed)
-    if opts["forecast"]:
-        f = config.forecast
-        n_est = opts["forecast"].get("n_estimators", f.n_estimators)
-        options = {**f.options, **{k: v for k, v in opts["forecast"].items() if k != "n_estimators"}}
-        config = config.model_copy(update={"forecast": f.model_copy(update={"n_estimators": n_est, "options": options})})
-    if opts["scenarios"]:
-        config = config.model_copy(update={"scenarios": config.scenarios.model_copy(update={"count": opts["scenarios"]})})
+    config = _configured(config, opts)
+    T, W = opts["periods"], opts["warmup"]
     try:
-        first = pd.Timestamp(start) if start is not None else None
+        start = pd.Timestamp(start) if start is not None else None
     except ValueError:
         raise InputError("command line", "--start", f"not a date: {start!r}", "give a date as YYYY-MM-DD") from None
     full = prepare(config.model_copy(update={"history": config.history.model_copy(update={"as_of": None})}),
                    config_path)
-    last = full.history["date"].max()
-    T = opts["periods"]
-    first = last - pd.Timedelta(days=T - 1) if first is None else first
-    if first + pd.Timedelta(days=T - 1) > last:
-        raise InputError("command line", "--periods", f"{T} days from {first.date()} run past the history's last "
-                         f"day {last.date()}", f"start on {(last - pd.Timedelta(days=T - 1)).date()} or earlier")
-    W = opts["warmup"]
-    begin = first - pd.Timedelta(days=W)  # the warm-up days are replayed, not scored
+    first, begin = _window(start, full.history, T, W)
     as_of = begin - pd.Timedelta(days=1)
-    earliest = full.history["date"].min() + pd.Timedelta(days=365)
-    if as_of < earliest:
-        raise InputError("command line", "--start", f"{first.date()} leaves less than a year of history to learn from",
-                         f"start on {(earliest + pd.Timedelta(days=W + 1)).date()} or later")
     at_start = config.model_copy(update={"history": config.history.model_copy(update={"as_of": as_of.date()})})
     inputs = prepare(at_start, config_path, history=full.history)
-    items = _top_items(inputs.history, as_of, opts["items"]) if opts["items"] else inputs.items
-    items = tuple(sorted(items))
+    items = tuple(sorted(_top_items(inputs.history, as_of, opts["items"]) if opts["items"] else inputs.items))
     inputs = _subset(inputs, items)
     history = full.history[full.history["item"].isin(items)].reset_index(drop=True)
     on_hand, pipeline, _ = initial_state(at_start, config_path, inputs)
     demand = recorded_demand(history, items, inputs.stores, begin, W + T)
-    net = inputs.network
-    log(f"backtest: {len(items)} items x {len(inputs.stores)} stores, {first.date()}..{(first + pd.Timedelta(days=T - 1)).date()}, "
+    last_day = first + pd.Timedelta(days=T - 1)
+    log(f"backtest: {len(items)} items x {len(inputs.stores)} stores, {first.date()}..{last_day.date()}, "
         f"review every {opts['review']} days after a {W}-day warm-up, {config.scenarios.count} scenarios")
 
     from optimizer.run import make_forecaster
@@ -250,61 +323,35 @@ def policy_backtest(config_path, out=None, *, start=None, periods=None, fast=Fal
                         inputs.calendar)
     H = config.periods
     copula_origins = [as_of - pd.Timedelta(days=H * k) for k in range(opts["copula_origins"], 0, -1)]
-    t0 = time.perf_counter()
     reviews = range(0, W + T, opts["review"])
+    t0 = time.perf_counter()
     feed.prefit(copula_origins + [feed.origin(t) for t in reviews], n_jobs=opts["n_jobs"])
     timings["forecast_fits"] = time.perf_counter() - t0
     log(f"  {len(copula_origins) + len(reviews)} forecasts fitted, {opts['n_jobs']} at a time "
         f"({timings['forecast_fits']:.0f} s)")
     copula = fit_walkforward_copula(feed, copula_origins, H)
     log(f"  copula fitted on the PITs of the forecasts at {', '.join(str(o.date()) for o in copula_origins)}")
-    kw = dict(network=net, on_hand=on_hand, pipeline=pipeline, unit_cost=inputs.unit_cost,
+    kw = dict(network=inputs.network, on_hand=on_hand, pipeline=pipeline, unit_cost=inputs.unit_cost,
               holding_cost=inputs.holding_cost, shortage_cost=inputs.shortage_cost, shortage=config.shortage,
               review=opts["review"])
 
     replays, figures, notes = {}, {}, {}
-    kinds = ("copula", "independent", "point")
-    jobs = [(kind, feed.fitted_only(), at_start, inputs, config.scenarios.count, seed, copula, demand, kw)
-            for kind in kinds]
-    if opts["n_jobs"] == 1:
-        done = [_replay_echelon(*job) for job in jobs]
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(opts["n_jobs"], mp_context=multiprocessing.get_context("spawn")) as pool:
-            done = list(pool.map(_replay_echelon, *zip(*jobs)))
-    for kind, (rep, log_, seconds) in zip(kinds, done):
+    t0 = time.perf_counter()
+    for kind, (rep, reviews_log, seconds) in _echelon_variants(feed, at_start, inputs, copula, demand, kw, seed,
+                                                               opts["n_jobs"]).items():
         name = f"echelon_{kind}"
         replays[name], figures[name], timings[name] = rep, replay_figures(rep, W), seconds
-        notes[name] = {"reviews": log_}
-        log(f"  {name:24s} fill {figures[name]['fill_rate']:.4f}  cost {figures[name]['total_cost']:10,.2f}  "
-            f"capital {figures[name]['capital']['average']:10,.2f}  ({seconds:.0f} s)")
-
+        notes[name] = {"reviews": reviews_log}
+        log(_log_line(name, figures[name], seconds))
+    timings["echelon_wall"] = time.perf_counter() - t0
     beta = config.constraints.service.fill_rate if config.constraints.service else 0.95
-    z_planner = float(stats.norm.ppf(min(beta, 0.9999)))
-    ref = figures[MAIN]
-    curves = {}
-    for base, order_cost in (("base_stock", None), ("s_S", opts["order_cost"])):
-        def run_z(z, order_cost=order_cost):
-            policy = NormalSafetyStock(feed, net, z=z, review=opts["review"], order_cost=order_cost,
-                                       holding_cost=inputs.holding_cost)
-            rep = replay(policy, demand, **kw)
-            return replay_figures(rep, W), rep
-
-        t0 = time.perf_counter()
-        figures[base], replays[base] = run_z(z_planner)
-        notes[base] = {"z": z_planner, "tuned": f"z = Phi^-1({beta:g}), as a planner sets it"}
-        for goal, key, target in (("equal_fill", lambda f: f["fill_rate"], ref["fill_rate"]),
-                                  ("equal_capital", lambda f: f["capital"]["average"], ref["capital"]["average"])):
-            name = f"{base}_{goal}"
-            figures[name], replays[name], z, tried = tune_z(run_z, key, target)
-            notes[name] = {"z": z, "tuned": f"z bisected to {MAIN}'s realised "
-                           + ("network fill rate" if goal == "equal_fill" else "average capital")}
-            curves.setdefault(base, []).extend((zz, f["fill_rate"], f["total_cost"]) for zz, f in tried)
-        timings[base] = time.perf_counter() - t0
-        log(f"  {base:24s} fill {figures[base]['fill_rate']:.4f}  cost {figures[base]['total_cost']:10,.2f}  "
-            f"capital {figures[base]['capital']['average']:10,.2f}  (and tuned, {timings[base]:.0f} s)")
+    t0 = time.perf_counter()
+    more = _planners(feed, inputs, demand, kw, opts, float(stats.norm.ppf(min(beta, 0.9999))), figures[MAIN])
+    timings["planners"] = time.perf_counter() - t0
+    for part, add in zip((replays, figures, notes), more[:3]):
+        part.update(add)
+    for name in ("base_stock", "s_S"):
+        log(_log_line(name, figures[name], timings["planners"] / 2))
     for name, f in figures.items():
         f["ordering_cost"] = opts["order_cost"] * f["order_lines"]
         f["by_review_period"] = [
@@ -312,38 +359,30 @@ def policy_backtest(config_path, out=None, *, start=None, periods=None, fast=Fal
             for g in (replay_figures(replays[name], a, a + opts["review"]) for a in range(W, W + T, opts["review"]))
         ]
         f.update(notes.get(name, {}))
-
-    per = {name: _per_item(r, W) for name, r in replays.items()}
-    B = opts["bootstrap"]
-    comparisons = {
-        "equal_fill_rate": {b: bootstrap_margins(per[f"{b}_equal_fill"], per[MAIN], B) for b in ("base_stock", "s_S")},
-        "equal_capital": {b: bootstrap_margins(per[f"{b}_equal_capital"], per[MAIN], B) for b in ("base_stock", "s_S")},
-        "planner_z": {b: bootstrap_margins(per[b], per[MAIN], B) for b in ("base_stock", "s_S")},
-        "copula_vs_independent": bootstrap_margins(per["echelon_independent"], per[MAIN], B),
-        "stochastic_vs_point": bootstrap_margins(per["echelon_point"], per[MAIN], B),
-    }
+    comparisons = _comparisons(replays, W, opts["bootstrap"])
     timings["total"] = time.perf_counter() - t_all
     result = {
-        "window": [str(first.date()), str((first + pd.Timedelta(days=T - 1)).date())],
+        "window": [str(first.date()), str(last_day.date())],
         "items": list(items),
         "settings": {
-            "periods": T, "review_days": opts["review"], "warmup_days": W, "replay_began": str(begin.date()), "forecast_origins": [str(o.date()) for o in feed.origins_fitted],
+            "periods": T, "review_days": opts["review"], "warmup_days": W, "replay_began": str(begin.date()),
+            "forecast_origins": [str(o.date()) for o in feed.origins_fitted],
             "scenarios": config.scenarios.count, "scenario_method": config.scenarios.method,
             "copula_origins": [str(o.date()) for o in copula_origins], "seed": seed,
             "budget": config.constraints.capital.budget if config.constraints.capital else None,
             "fill_rate_target": beta, "shortage": config.shortage, "order_cost_per_line": opts["order_cost"],
-            "bootstrap_draws": B, "fast": bool(fast),
+            "bootstrap_draws": opts["bootstrap"], "fast": bool(fast),
             "initial_state": "the config's initial_state rule on the day before the warm-up, the same for every policy",
             "demand": "recorded sales (censored by stock-outs: what was sold, not what was asked for)",
         },
         "policies": figures,
-        "comparisons": {"reference": MAIN, "ci": "95% bootstrap over items, levels held fixed", **comparisons},
+        "comparisons": comparisons,
         "timings_s": timings,
     }
     if out is not None:
         files = {"backtest.json": to_json(result).encode(),
-                 "replay.csv.gz": gzip.compress(_replay_csv(replays, items, net, begin, W), mtime=0),
-                 **_plots(replays, figures, curves, items, begin, W),
+                 "replay.csv.gz": gzip.compress(_replay_csv(replays, items, inputs.network, begin, W), mtime=0),
+                 **_plots(replays, figures, more[3], items, begin, W),
                  "manifest.json": _manifest(config, config_path, seed, timings, {"window": result["window"]})}
         write_outputs(out, files)
         log(f"written to {out} in {timings['total']:.0f} s")

@@ -16,7 +16,7 @@ from optimizer.inputs import Inputs, network_arrays
 from optimizer.policies import EchelonPolicy, ForecastFeed, NormalSafetyStock, model_state
 from optimizer.policy_backtest import recorded_demand
 from optimizer.replay import ReplayState, replay
-from tests.builders import two_echelon
+from tests.builders import single_stage, two_echelon
 
 ITEMS = ("FOODS_3_586", "HOBBIES_1_115", "HOUSEHOLD_1_474")
 STORES = ("CA_1", "CA_2")
@@ -204,3 +204,12 @@ def test_bad_window_is_one_line_exit_2(args, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.strip() == f"echelon: error: {message}"
     assert not out.exists()
+
+
+def test_a_config_without_history_is_one_line_exit_2(write_config, tmp_path, capsys):
+    config = write_config(single_stage())
+    code = main(["backtest", str(config), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"echelon: error: {config}: history: the config gives demand, not a sales history; "
+        "backtest needs history: {path: ...} to replay recorded sales")
