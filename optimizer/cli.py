@@ -47,6 +47,7 @@ EXAMPLES = """examples:
   echelon explain configs/m5.yaml --item FOODS_3_586 --location CA_1   why this forecast
   echelon nightly configs/m5.yaml --time-limit 600   the unattended job (run store, exceptions, feeds)
   echelon approve 12 --config configs/m5.yaml --overrides changes.csv   approve run 12 with changes
+  echelon backtest configs/m5.yaml --out replay/   replay echelon and planners' policies on held-out sales
 """
 
 
@@ -150,6 +151,21 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--overrides", default=None, help="CSV of the planner's changes")
     a.add_argument("--by", default=None, help="who approves (default: the user name)")
     a.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    b = sub.add_parser(
+        "backtest",
+        help="replay echelon and planners' policies on held-out recorded demand",
+        description="Walk forward through recorded sales: re-forecast and re-plan every --review days from "
+        "the simulated state, order daily, let the recorded demand happen; write backtest.json, replay.csv.gz "
+        "and plots. Base stock and (s, S) are tuned to echelon's realised fill rate and capital.",
+    )
+    b.add_argument("config", help="scenario YAML file (with history:)")
+    b.add_argument("--out", required=True, help="output folder (replaced atomically if it holds an earlier run)")
+    b.add_argument("--start", default=None, help="first replayed day, YYYY-MM-DD (default: --periods days before the end)")
+    b.add_argument("--periods", type=int, default=None, help="days replayed (default 28; 7 with --fast)")
+    b.add_argument("--review", type=int, default=None, help="days between re-forecasts and re-plans (default 7)")
+    b.add_argument("--fast", action="store_true", help="a short replay: 3 items, 7 days, 8 scenarios, small forecaster")
+    b.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
+    b.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     return p
 
 
@@ -235,6 +251,11 @@ def main(argv=None) -> int:
             done = approve(args.config, args.run_id, args.overrides, by=args.by or getpass.getuser())
             print(f"run {done.run_id} approved by {done.kpis['approved_by']} ({len(done.overrides)} overrides): "
                   f"{len(done.orders)} order lines, value {done.orders['value'].sum():,.2f}, written to {done.out}")
+        elif args.command == "backtest":
+            from optimizer.policy_backtest import policy_backtest
+
+            policy_backtest(args.config, args.out, start=args.start, periods=args.periods, fast=args.fast,
+                            review=args.review, seed=args.seed)
         return 0
     except EchelonError as exc:
         progress.done()

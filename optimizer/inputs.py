@@ -236,7 +236,8 @@ def prepare(config: Config, config_file, history: pd.DataFrame | None = None) ->
     """Read the data a config names and check it against the network.
 
     ``history``, when given, is used instead of reading ``history.path``
-    (the nightly job passes the table its data-quality checks cleaned).
+    (the nightly job passes the table its data-quality checks cleaned; the
+    policy backtest, the history an earlier ``prepare`` read).
 
     Raises
     ------
@@ -250,7 +251,6 @@ def prepare(config: Config, config_file, history: pd.DataFrame | None = None) ->
     net = network_arrays(config)
     stores = tuple(net.nodes[j] for j in net.stores)
     data_files: list = []
-    history = None
     calendar = None
     as_of = None
     if config.history is not None:
