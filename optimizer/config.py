@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from forecasts.distributions import FAMILIES
 from optimizer.errors import InputError
@@ -64,6 +64,15 @@ class Lane(_Model):
     destination: str = Field(description="Node id that receives (a dc or a store).")
     lead_time: int = Field(ge=0, description="Periods from order to arrival (0: arrives before that period's demand).")
     cost: float = Field(0.0, ge=0, description="Transport cost per unit shipped.")
+    lead_time_add: int = Field(
+        0, description="What-if: periods added to lead_time (negative: a faster lane); the model uses the sum."
+    )
+
+    @model_validator(mode="after")
+    def _lead_time_not_negative(self):
+        if self.lead_time + self.lead_time_add < 0:
+            raise ValueError(f"lead_time {self.lead_time} + lead_time_add {self.lead_time_add} is below 0")
+        return self
 
 
 class Network(_Model):
@@ -81,6 +90,9 @@ class Item(_Model):
     holding_cost: Optional[float] = Field(None, ge=0, description="Cost of holding one unit for one period.")
     shortage_cost: Optional[float] = Field(
         None, ge=0, description="Penalty per unit short per period (lost margin for lost sales)."
+    )
+    category: Optional[str] = Field(
+        None, description="Category for demand_multiplier rules (with history: default the history's category column)."
     )
 
 
@@ -235,6 +247,28 @@ class Solver(_Model):
     )
 
 
+class DemandRule(_Model):
+    """What-if: multiply the demand of the items, stores and periods selected (all by default)."""
+
+    factor: float = Field(gt=0, description="Demand multiplier, e.g. 1.2 for 20% more (a promotion), 0.8 for 20% less.")
+    item: Optional[list[str]] = Field(None, description="Only these item ids (a single id is fine).")
+    location: Optional[list[str]] = Field(None, description="Only these store ids (a single id is fine).")
+    category: Optional[list[str]] = Field(None, description="Only items of these categories (items[].category or the history's).")
+    first_period: int = Field(0, ge=0, description="From this period on (0 is tonight's).")
+    last_period: Optional[int] = Field(None, ge=0, description="Up to this period, inclusive (default: the horizon's end).")
+
+    @field_validator("item", "location", "category", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _periods_in_order(self):
+        if self.last_period is not None and self.last_period < self.first_period:
+            raise ValueError(f"last_period {self.last_period} is before first_period {self.first_period}")
+        return self
+
+
 class Config(_Model):
     """An echelon scenario file."""
 
@@ -251,6 +285,16 @@ class Config(_Model):
     initial_state: InitialState = Field(default_factory=InitialState, description="Today's stock (default: none).")
     evaluation: Evaluation = Field(default_factory=Evaluation, description="Out-of-sample evaluation.")
     solver: Solver = Field(default_factory=Solver, description="Solver settings.")
+    demand_multiplier: list[DemandRule] = Field(
+        default_factory=list,
+        description="What-if: a number multiplies all demand; a list of rules {factor, item, location, category, "
+        "first_period, last_period} multiplies what each selects (rules that overlap multiply).",
+    )
+
+    @field_validator("demand_multiplier", mode="before")
+    @classmethod
+    def _number_is_a_global_rule(cls, value):
+        return [{"factor": value}] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _demand_source(self):

@@ -17,6 +17,7 @@ from forecasts.distributions import FAMILIES, DistributionTable
 from optimizer.config import Config, resolve_path
 from optimizer.errors import InputError
 from optimizer.model import Network
+from optimizer.whatif import demand_factors
 
 __all__ = ["Inputs", "prepare", "network_arrays", "RECENT_PERIODS"]
 
@@ -48,6 +49,8 @@ class Inputs:
         Mean demand per period at each store (cover rule).
     data_files : list of Path
         Files read (hashed into the manifest).
+    demand_factor : ndarray of shape (I, J, T) or None
+        What-if demand multipliers (:mod:`optimizer.whatif`); None without ``demand_multiplier``.
     """
 
     network: Network
@@ -62,6 +65,7 @@ class Inputs:
     shortage_cost: np.ndarray
     recent_demand: np.ndarray
     data_files: list
+    demand_factor: np.ndarray | None = None
 
 
 def network_arrays(config: Config) -> Network:
@@ -87,7 +91,7 @@ def network_arrays(config: Config) -> Network:
         kinds=tuple(kinds[n] for n in order),
         parent=parent,
         source=tuple(inbound[n].source for n in order),
-        lead_time=np.array([inbound[n].lead_time for n in order], dtype=int),
+        lead_time=np.array([inbound[n].lead_time + inbound[n].lead_time_add for n in order], dtype=int),
         lane_cost=np.array([inbound[n].cost for n in order], dtype=float),
     )
 
@@ -243,7 +247,9 @@ def prepare(config: Config, config_file) -> Inputs:
         window = history[history["date"] > as_of - pd.Timedelta(days=RECENT_PERIODS)]
         mean = window.groupby(["item", "location"])["quantity"].mean()
         recent = np.array([[mean.get((i, s), 0.0) for s in stores] for i in items])
-    return Inputs(net, items, stores, history, calendar, demand_table, as_of, unit, holding, short, recent, data_files)
+    factor = demand_factors(config, config_file, items, stores, history)
+    return Inputs(net, items, stores, history, calendar, demand_table, as_of, unit, holding, short, recent, data_files,
+                  factor)
 
 
 def _priced(config: Config, item: str) -> bool:

@@ -26,6 +26,7 @@ from optimizer.outputs import command_line, package_versions, sha256_file, to_js
 from optimizer.plan import Plan, capital_and_fill, extract_plan
 from optimizer.simulate import simulate_policy, summarise
 from optimizer.solver import SolveStatus, solve_pyomo
+from optimizer.whatif import scale_demand
 from scenarios import sample_scenarios
 
 __all__ = ["run", "validate", "forecast_demand"]
@@ -59,13 +60,14 @@ def make_forecaster(config: Config, seed: int, *, horizon: int | None = None, fa
 
 
 def forecast_demand(config: Config, inputs: Inputs, seed: int):
-    """The demand distribution table and the dates of the periods (None if undated)."""
+    """The demand distribution table, what-if multipliers applied, and the dates of the periods (None if undated)."""
     if inputs.demand_table is not None:
-        return inputs.demand_table, None
-    fc = make_forecaster(config, seed)
-    fc.fit(inputs.history, origin=inputs.as_of, calendar=inputs.calendar)
-    table = fc.predict()
-    return table, fc.period_dates_
+        table, dates = inputs.demand_table, None
+    else:
+        fc = make_forecaster(config, seed)
+        fc.fit(inputs.history, origin=inputs.as_of, calendar=inputs.calendar)
+        table, dates = fc.predict(), fc.period_dates_
+    return scale_demand(table, inputs.demand_factor, inputs.items, inputs.stores), dates
 
 
 def _demand(inputs: Inputs, scenario_set) -> np.ndarray:

@@ -31,10 +31,10 @@ def test_whatif_overrides_merge_by_id_and_by_lane(write_config, tmp_path):
 
 
 def test_bundled_whatifs_resolve_against_the_base_data(capsys):
-    for name in ("budget_cut", "supplier_delay"):
+    for name in ("budget_cut", "supplier_delay", "promotion"):
         assert main(["validate", str(ROOT / "configs" / "whatif" / f"{name}.yaml"), "--resolved"]) == 0
     out = capsys.readouterr().out
-    assert "budget: 14000" in out and "lead_time: 5" in out
+    assert "budget: 14000" in out and "lead_time_add: 2" in out and "factor: 1.3" in out
     assert str(ROOT / "configs" / "data" / "m5" / "history.csv.gz") in out
 
 
