@@ -119,12 +119,18 @@ def _master(columns, budget_rhs, short_rhs, n_items):
 
 
 def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol: float = 1e-6, max_rounds: int = 500,
-                     objective: str = "cost"):
+                     objective: str = "cost", pool: dict | None = None):
     """Solve ``problem`` by pricing its budget and service rows (see module docstring).
 
     ``objective`` is what is minimised: ``"cost"`` (the plan), or for the
     infeasibility diagnosis ``"capital"`` (expected capital) or ``"short"``
     (probability-weighted store units short over the service periods).
+
+    ``pool``, a dict owned by the caller, keeps the compiled item models and
+    every proposal between calls that differ only in ``budget`` and
+    ``fill_rate`` (the points of a frontier): both are right-hand sides of
+    the master, so a later call builds nothing and starts from all earlier
+    proposals. Pass an empty dict on the first call.
 
     Returns ``(built, solution)`` like the monolithic path: ``built`` is the
     whole model's programme (built for its indices, not solved) and the
@@ -132,14 +138,22 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     prices at the capital and service rows (0 elsewhere).
     """
     t0 = time.perf_counter()
-    whole = build_model(problem)
     I = len(problem.items)
-    items = [_ItemModel(build_model(_item_problem(problem, i)), threads, time_limit, objective) for i in range(I)]
+    if pool:
+        whole, items = dataclasses.replace(pool["whole"], problem=problem), pool["items"]
+    else:
+        # Pooled: both linking rows, so that later calls may set either.
+        rows = dict(budget=np.inf, fill_rate=0.0) if pool is not None else {}
+        whole = build_model(dataclasses.replace(problem, **rows))
+        whole.problem = problem
+        items = [_ItemModel(build_model(_item_problem(problem, i)), threads, time_limit, objective) for i in range(I)]
+        if pool is not None:
+            pool.update(whole=whole, items=items, columns=[], solutions=[])
     t1 = time.perf_counter()
     cap_const = sum(m.capital_const for m in items)
     budget_rhs = None if problem.budget is None else problem.budget - cap_const
     short_rhs = None if problem.fill_rate is None else (1.0 - problem.fill_rate) * whole.constants["service_demand"]
-    columns, solutions = [], []
+    columns, solutions = (pool["columns"], pool["solutions"]) if pool is not None else ([], [])
 
     def propose(i, x):
         m = items[i]
@@ -147,7 +161,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
         solutions.append(x)
 
     lam = mu = 0.0
-    for i, m in enumerate(items):
+    for i, m in enumerate(items if not columns else ()):
         x = m.solve(0.0, 0.0)
         if x is None:
             return whole, Solution(SolveStatus.INFEASIBLE, message=f"item {problem.items[i]} has no plan")

@@ -92,6 +92,7 @@ def write_outputs(out_dir, files: dict[str, bytes]) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         for name, data in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)  # "plan/orders.csv": a subfolder
             with open(tmp / name, "wb") as f:
                 f.write(data)
                 f.flush()
