@@ -104,8 +104,8 @@ def _whatif_parsers(sub) -> None:
     """``compare`` and ``frontier`` (optimizer/compare.py, optimizer/frontier.py)."""
     c = sub.add_parser(
         "compare", help="run several configs (a base and its what-ifs) and compare their figures",
-        description="Run each config and write comparison.csv (one row per file: expected cost and its "
-        "parts, capital, fill rate in and out of sample, orders value, shadow prices) and each plan "
+        description="Run each config and write comparison.csv (one row per file: expected cost and its\n"
+        "parts, capital, fill rate in and out of sample, orders value, shadow prices) and each plan\n"
         "into --out; print the same as a table with the differences to the first file.",
         epilog="examples:\n  echelon compare configs/m5.yaml configs/whatif/*.yaml --out cmp/",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -116,9 +116,9 @@ def _whatif_parsers(sub) -> None:
     c.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     f = sub.add_parser(
         "frontier", help="expected cost and fill rate as the working-capital budget varies",
-        description="Solve the plan at several working-capital budgets (the config's fill-rate target "
-        "kept), re-solving one built model warm, and write frontier.csv and frontier.png: budget, "
-        "capital used, expected cost, fill rate in and out of sample (95%% interval), shadow price. "
+        description="Solve the plan at several working-capital budgets (the config's fill-rate target\n"
+        "kept), re-solving one built model warm, and write frontier.csv and frontier.png: budget,\n"
+        "capital used, expected cost, fill rate in and out of sample (95% interval), shadow price.\n"
         "--fill-rates adds the least capital that meets each fill rate.",
         epilog="examples:\n  echelon frontier configs/m5.yaml --points 6 --out wc/\n"
         "  echelon frontier configs/m5.yaml --budgets 13000,15000,17000 --fill-rates 0.9,0.97 --out wc/",
@@ -126,10 +126,10 @@ def _whatif_parsers(sub) -> None:
     )
     f.add_argument("config", help="scenario YAML file")
     f.add_argument("--out", required=True, help="output folder (replaced atomically if it holds an earlier run)")
-    f.add_argument("--budgets", type=_floats, default=None, help="comma-separated budgets, e.g. 12000,15000,18000")
-    f.add_argument("--points", type=int, default=None,
+    f.add_argument("--budgets", type=_floats, default=None, metavar="B1,B2,...", help="comma-separated budgets, e.g. 12000,15000,18000")
+    f.add_argument("--points", type=int, default=None, metavar="N",
                    help="N budgets from the least capital that meets the target to where nothing improves")
-    f.add_argument("--fill-rates", type=_floats, default=None,
+    f.add_argument("--fill-rates", type=_floats, default=None, metavar="F1,F2,...",
                    help="comma-separated fill rates whose least capital is wanted, e.g. 0.9,0.95,0.98")
     f.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
     f.add_argument("--debug", action="store_true", help="show the full traceback on errors")
@@ -177,6 +177,10 @@ def main(argv=None) -> int:
                 f"{args.config}: valid: {len(inputs.items)} items, {len(inputs.network.nodes)} stock points "
                 f"({len(inputs.stores)} stores), {config.periods} periods, {config.scenarios.count} scenarios"
             )
+            from optimizer.whatif import describe
+
+            print("".join(f"  what-if: {line}\n" for line in describe(config, args.config, inputs.items,
+                                                                     inputs.stores, inputs.history)), end="")
         elif args.command == "forecast":
             from optimizer import forecast_commands as fcmd
 

@@ -36,7 +36,7 @@ from forecasts.distributions import DistributionTable
 from optimizer.config import Config
 from optimizer.errors import InputError
 
-__all__ = ["demand_factors", "scale_demand"]
+__all__ = ["demand_factors", "describe", "rule_masks", "scale_demand"]
 
 
 def _categories(config: Config, items, history: pd.DataFrame | None) -> dict:
@@ -74,13 +74,21 @@ def demand_factors(config: Config, config_file, items, stores, history=None) -> 
         A rule names an item, store or category the plan does not have, or
         a period range outside the horizon.
     """
-    rules = config.demand_multiplier
-    if not rules:
+    masks = rule_masks(config, config_file, items, stores, history)
+    if not masks:
         return None
+    factor = np.ones((len(items), len(stores), config.periods))
+    for rule, (i, j, t) in zip(config.demand_multiplier, masks):
+        factor[np.ix_(i, j, t)] *= rule.factor
+    return factor
+
+
+def rule_masks(config: Config, config_file, items, stores, history=None) -> list:
+    """Per ``demand_multiplier`` rule, the boolean masks (items, stores, periods) it selects."""
     T = config.periods
     categories = _categories(config, items, history)
-    factor = np.ones((len(items), len(stores), T))
-    for k, rule in enumerate(rules):
+    masks = []
+    for k, rule in enumerate(config.demand_multiplier):
         key = f"demand_multiplier[{k}]"
         i = _selected(config_file, f"{key}.item", rule.item, items, "item")
         i &= _selected(config_file, f"{key}.category", rule.category, [categories[x] for x in items], "category")
@@ -91,8 +99,22 @@ def demand_factors(config: Config, config_file, items, stores, history=None) -> 
         last = T - 1 if rule.last_period is None else min(rule.last_period, T - 1)
         t = np.zeros(T, bool)
         t[rule.first_period : last + 1] = True
-        factor[np.ix_(i, j, t)] *= rule.factor
-    return factor
+        masks.append((i, j, t))
+    return masks
+
+
+def describe(config: Config, config_file, items, stores, history=None) -> list[str]:
+    """One line per what-if adjustment, saying what it selected (``echelon validate`` prints them)."""
+    lines = []
+    for k, (rule, (i, j, t)) in enumerate(zip(config.demand_multiplier,
+                                              rule_masks(config, config_file, items, stores, history))):
+        lines.append(f"demand_multiplier[{k}]: demand x{rule.factor:g} on {i.sum()} items x {j.sum()} stores "
+                     f"x {t.sum()} periods" + (" (selects nothing: check the selectors)" if not i.any() else ""))
+    for lane in config.network.lanes:
+        if lane.lead_time_add:
+            lines.append(f"lane {lane.source} -> {lane.destination}: lead time {lane.lead_time} "
+                         f"{lane.lead_time_add:+d} = {lane.lead_time + lane.lead_time_add} periods")
+    return lines
 
 
 def scale_demand(table: DistributionTable, factor: np.ndarray | None, items, stores) -> DistributionTable:
