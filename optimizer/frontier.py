@@ -41,7 +41,7 @@ import pandas as pd
 
 from optimizer.config import load_config
 from optimizer.decompose import solve_decomposed
-from optimizer.errors import InputError
+from optimizer.errors import InfeasibleError, InputError
 from optimizer.inputs import initial_state, prepare
 from optimizer.model import Problem
 from optimizer.outputs import write_outputs
@@ -171,6 +171,8 @@ def frontier(config_path, out=None, *, budgets=None, points: int | None = None, 
     ------
     InputError
         Bad config, data or arguments (exit code 2).
+    InfeasibleError
+        With ``points``: no budget meets the config's fill-rate target (exit code 3).
     """
     if budgets is None and points is None and fill_rates is None:
         raise InputError("command line", "--budgets", "nothing to compute",
@@ -196,9 +198,8 @@ def frontier(config_path, out=None, *, budgets=None, points: int | None = None, 
         low = solver.least_capital(problem.fill_rate)
         high = solver.unconstrained_capital()
         if low is None or high is None:
-            raise InputError(config_path, "constraints.service.fill_rate",
-                             f"no plan meets the fill-rate target {problem.fill_rate:g} at any budget",
-                             "lower the target (echelon run says the best reachable)")
+            raise InfeasibleError(f"the fill-rate target {problem.fill_rate:g} cannot be met at any budget; "
+                                  "lower it (echelon run says the best reachable)")
         budgets += list(np.linspace(low * (1 + _NUDGE), max(high, low * (1 + _NUDGE)), points))
     rows = [solver.point("budget", b, problem.fill_rate) for b in budgets]
     for f in fill_rates:
