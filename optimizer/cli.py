@@ -48,6 +48,8 @@ EXAMPLES = """examples:
   echelon nightly configs/m5.yaml --time-limit 600   the unattended job (run store, exceptions, feeds)
   echelon approve 12 --config configs/m5.yaml --overrides changes.csv   approve run 12 with changes
   echelon backtest configs/m5.yaml --out replay/   replay echelon and planners' policies on held-out sales
+  echelon compare configs/m5.yaml configs/whatif/promotion.yaml --out cmp/   what a what-if changes
+  echelon frontier configs/m5.yaml --points 6 --fill-rates 0.9,0.97 --out wc/   cost and service by budget
 """
 
 
@@ -166,7 +168,50 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--fast", action="store_true", help="a short replay: 3 items, 7 days, 8 scenarios, small forecaster")
     b.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
     b.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    _whatif_parsers(sub)
     return p
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, received {text!r}") from None
+
+
+def _whatif_parsers(sub) -> None:
+    """``compare`` and ``frontier`` (optimizer/compare.py, optimizer/frontier.py)."""
+    c = sub.add_parser(
+        "compare", help="run several configs (a base and its what-ifs) and compare their figures",
+        description="Run each config and write comparison.csv (one row per file: expected cost and its\n"
+        "parts, capital, fill rate in and out of sample, orders value, shadow prices) and each plan\n"
+        "into --out; print the same as a table with the differences to the first file.",
+        epilog="examples:\n  echelon compare configs/m5.yaml configs/whatif/*.yaml --out cmp/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.add_argument("configs", nargs="+", metavar="CONFIG", help="scenario YAML files; the first is the reference")
+    c.add_argument("--out", required=True, help="output folder (replaced atomically if it holds an earlier run)")
+    c.add_argument("--seed", type=int, default=None, help="override scenarios.seed in every file")
+    c.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    f = sub.add_parser(
+        "frontier", help="expected cost and fill rate as the working-capital budget varies",
+        description="Solve the plan at several working-capital budgets (the config's fill-rate target\n"
+        "kept), re-solving one built model warm, and write frontier.csv and frontier.png: budget,\n"
+        "capital used, expected cost, fill rate in and out of sample (95% interval), shadow price.\n"
+        "--fill-rates adds the least capital that meets each fill rate.",
+        epilog="examples:\n  echelon frontier configs/m5.yaml --points 6 --out wc/\n"
+        "  echelon frontier configs/m5.yaml --budgets 13000,15000,17000 --fill-rates 0.9,0.97 --out wc/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    f.add_argument("config", help="scenario YAML file")
+    f.add_argument("--out", required=True, help="output folder (replaced atomically if it holds an earlier run)")
+    f.add_argument("--budgets", type=_floats, default=None, metavar="B1,B2,...", help="comma-separated budgets, e.g. 12000,15000,18000")
+    f.add_argument("--points", type=int, default=None, metavar="N",
+                   help="N budgets from the least capital that meets the target to where nothing improves")
+    f.add_argument("--fill-rates", type=_floats, default=None, metavar="F1,F2,...",
+                   help="comma-separated fill rates whose least capital is wanted, e.g. 0.9,0.95,0.98")
+    f.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
+    f.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
 
 def _summary(plan, seconds: float, out: str) -> str:
@@ -218,6 +263,10 @@ def main(argv=None) -> int:
                 f"{args.config}: valid: {len(inputs.items)} items, {len(inputs.network.nodes)} stock points "
                 f"({len(inputs.stores)} stores), {config.periods} periods, {config.scenarios.count} scenarios"
             )
+            from optimizer.whatif import describe
+
+            print("".join(f"  what-if: {line}\n" for line in describe(config, args.config, inputs.items,
+                                                                     inputs.stores, inputs.history)), end="")
         elif args.command == "forecast":
             from optimizer import forecast_commands as fcmd
 
@@ -256,6 +305,15 @@ def main(argv=None) -> int:
 
             policy_backtest(args.config, args.out, start=args.start, periods=args.periods, fast=args.fast,
                             review=args.review, seed=args.seed)
+        elif args.command == "compare":
+            from optimizer.compare import compare, comparison_table
+
+            print(comparison_table(compare(args.configs, out=args.out, seed=args.seed)))
+        elif args.command == "frontier":
+            from optimizer.frontier import frontier, frontier_table
+
+            print(frontier_table(frontier(args.config, args.out, budgets=args.budgets, points=args.points,
+                                          fill_rates=args.fill_rates, seed=args.seed)))
         return 0
     except EchelonError as exc:
         progress.done()

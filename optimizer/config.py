@@ -74,6 +74,15 @@ class Lane(_Model):
     capacity: Optional[float] = Field(
         None, gt=0, description="Units of all items shipped on the lane in one period, at most."
     )
+    lead_time_add: int = Field(
+        0, description="What-if: periods added to lead_time (negative: a faster lane); the model uses the sum."
+    )
+
+    @model_validator(mode="after")
+    def _lead_time_not_negative(self):
+        if self.lead_time + self.lead_time_add < 0:
+            raise ValueError(f"lead_time {self.lead_time} + lead_time_add {self.lead_time_add} is below 0")
+        return self
 
 
 class Network(_Model):
@@ -97,6 +106,9 @@ class Item(_Model):
     )
     moq: Optional[float] = Field(
         None, gt=0, description="Minimum order quantity: each of tonight's order lines is 0 or at least this (a MIP)."
+    )
+    category: Optional[str] = Field(
+        None, description="Category for demand_multiplier rules (with history: default the history's category column)."
     )
 
 
@@ -320,6 +332,28 @@ class Nightly(_Model):
         return store
 
 
+class DemandRule(_Model):
+    """What-if: multiply the demand of the items, stores and periods selected (all by default)."""
+
+    factor: float = Field(gt=0, description="Demand multiplier, e.g. 1.2 for 20% more (a promotion), 0.8 for 20% less.")
+    item: Optional[list[str]] = Field(None, description="Only these item ids (a single id is fine).")
+    location: Optional[list[str]] = Field(None, description="Only these store ids (a single id is fine).")
+    category: Optional[list[str]] = Field(None, description="Only items of these categories (items[].category or the history's).")
+    first_period: int = Field(0, ge=0, description="From this period on (0 is tonight's).")
+    last_period: Optional[int] = Field(None, ge=0, description="Up to this period, inclusive (default: the horizon's end).")
+
+    @field_validator("item", "location", "category", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _periods_in_order(self):
+        if self.last_period is not None and self.last_period < self.first_period:
+            raise ValueError(f"last_period {self.last_period} is before first_period {self.first_period}")
+        return self
+
+
 class Config(_Model):
     """An echelon scenario file."""
 
@@ -337,6 +371,16 @@ class Config(_Model):
     evaluation: Evaluation = Field(default_factory=Evaluation, description="Out-of-sample evaluation.")
     solver: Solver = Field(default_factory=Solver, description="Solver settings.")
     nightly: Nightly = Field(default_factory=Nightly, description="The nightly job's store and folders.")
+    demand_multiplier: list[DemandRule] = Field(
+        default_factory=list,
+        description="What-if: a number multiplies all demand; a list of rules {factor, item, location, category, "
+        "first_period, last_period} multiplies what each selects (rules that overlap multiply).",
+    )
+
+    @field_validator("demand_multiplier", mode="before")
+    @classmethod
+    def _number_is_a_global_rule(cls, value):
+        return [{"factor": value}] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _demand_source(self):

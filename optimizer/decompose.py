@@ -188,7 +188,7 @@ def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0)):
 
 
 def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol: float = 1e-6, max_rounds: int = 500,
-                     objective: str = "cost"):
+                     objective: str = "cost", pool: dict | None = None):
     """Solve ``problem`` by pricing its budget and service rows (see module docstring).
 
     ``objective`` is what is minimised: ``"cost"`` (the plan), or for the
@@ -199,6 +199,12 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     rounds in all (building excluded): past it the current combination is
     returned with status ``TIME_LIMIT`` if it meets the linking rows, else
     ``TIME_LIMIT_NO_SOLUTION`` (exit code 4), as is an item solve that runs out.
+
+    ``pool``, a dict owned by the caller, keeps the compiled item models and
+    every proposal between calls that differ only in ``budget`` and
+    ``fill_rate`` (the points of a frontier): both are right-hand sides of
+    the master, so a later call builds nothing and starts from all earlier
+    proposals. Pass an empty dict on the first call.
 
     Returns ``(built, solution)`` like the monolithic path: ``built`` is the
     whole model's programme (built for its indices, not solved) and the
@@ -211,19 +217,28 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     otherwise ``TIME_LIMIT_NO_SOLUTION``.
     """
     t0 = time.perf_counter()
-    whole = build_model(problem)
     I = len(problem.items)
-    blocks, a_link, link_rhs = _linking_rows(whole)
-    items = []
-    for i in range(I):
-        item = build_model(_item_problem(problem, i))
-        items.append(_ItemModel(item, threads, time_limit, objective, _item_link(a_link, whole, item, i)))
+    if pool:
+        whole, items = dataclasses.replace(pool["whole"], problem=problem), pool["items"]
+        blocks, a_link, link_rhs = pool["link"]
+    else:
+        # Pooled: both linking rows, so that later calls may set either.
+        rows = dict(budget=np.inf, fill_rate=0.0) if pool is not None else {}
+        whole = build_model(dataclasses.replace(problem, **rows))
+        whole.problem = problem
+        blocks, a_link, link_rhs = _linking_rows(whole)
+        items = []
+        for i in range(I):
+            item = build_model(_item_problem(problem, i))
+            items.append(_ItemModel(item, threads, time_limit, objective, _item_link(a_link, whole, item, i)))
+        if pool is not None:
+            pool.update(whole=whole, items=items, link=(blocks, a_link, link_rhs), columns=[], solutions=[])
     t1 = time.perf_counter()
     cap_const = sum(m.capital_const for m in items)
     budget_rhs = None if problem.budget is None or problem.capital_measure != "average" else problem.budget - cap_const
     short_rhs = (None if problem.fill_rate is None or problem.service_weighting != "units"
                  else (1.0 - problem.fill_rate) * whole.constants["service_demand"])
-    columns, solutions = [], []
+    columns, solutions = (pool["columns"], pool["solutions"]) if pool is not None else ([], [])
 
     def propose(i, x):
         m = items[i]
@@ -233,7 +248,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
 
     lam = mu = 0.0
     nu = np.zeros(len(link_rhs))
-    for i, m in enumerate(items):
+    for i, m in enumerate(items if not columns else ()):
         x = m.solve(0.0, 0.0, nu)
         if x is None:
             return whole, _failed(m, f"item {problem.items[i]} has no plan", SolveStatus.INFEASIBLE)

@@ -20,6 +20,7 @@ from optimizer.config import Config, resolve_path
 from optimizer.errors import InputError
 from optimizer.model import Network
 from optimizer.numerics import QUANTITY_LIMIT, check_costs, check_size
+from optimizer.whatif import demand_factors
 
 __all__ = ["Inputs", "prepare", "network_arrays", "RECENT_PERIODS"]
 
@@ -51,6 +52,8 @@ class Inputs:
         Mean demand per period at each store (cover rule).
     data_files : list of Path
         Files read (hashed into the manifest).
+    demand_factor : ndarray of shape (I, J, T) or None
+        What-if demand multipliers (:mod:`optimizer.whatif`); None without ``demand_multiplier``.
     """
 
     network: Network
@@ -65,6 +68,7 @@ class Inputs:
     shortage_cost: np.ndarray
     recent_demand: np.ndarray
     data_files: list
+    demand_factor: np.ndarray | None = None
 
 
 def network_arrays(config: Config) -> Network:
@@ -90,7 +94,7 @@ def network_arrays(config: Config) -> Network:
         kinds=tuple(kinds[n] for n in order),
         parent=parent,
         source=tuple(inbound[n].source for n in order),
-        lead_time=np.array([inbound[n].lead_time for n in order], dtype=int),
+        lead_time=np.array([inbound[n].lead_time + inbound[n].lead_time_add for n in order], dtype=int),
         lane_cost=np.array([inbound[n].cost for n in order], dtype=float),
         **_capacities(config, order, inbound),
     )
@@ -317,7 +321,9 @@ def prepare(config: Config, config_file, history: pd.DataFrame | None = None) ->
         mean = window.groupby(["item", "location"])["quantity"].mean()
         recent = np.array([[mean.get((i, s), 0.0) for s in stores] for i in items])
     check_costs(holding, short, net.lane_cost, items, net.nodes, config_file)
-    return Inputs(net, items, stores, history, calendar, demand_table, as_of, unit, holding, short, recent, data_files)
+    factor = demand_factors(config, config_file, items, stores, history)
+    return Inputs(net, items, stores, history, calendar, demand_table, as_of, unit, holding, short, recent, data_files,
+                  factor)
 
 
 def _priced(config: Config, item: str) -> bool:

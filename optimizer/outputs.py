@@ -144,6 +144,7 @@ def _write_folder(out: Path, files: dict[str, bytes], before_rename) -> Path:
     old = None
     try:
         for name, data in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)  # "plan/orders.csv": a subfolder
             with open(tmp / name, "wb") as f:
                 f.write(data)
                 f.flush()

@@ -29,6 +29,7 @@ from optimizer.progress import Progress
 from optimizer.report import forecast_frame, recent_sales, render_report
 from optimizer.simulate import simulate_policy, stock_percentiles, summarise
 from optimizer.solver import SolveStatus, solve_pyomo
+from optimizer.whatif import scale_demand
 from scenarios import sample_scenarios
 
 __all__ = ["run", "validate", "forecast_demand", "solve_plan", "Solved"]
@@ -67,18 +68,19 @@ def make_forecaster(config: Config, seed: int, *, horizon: int | None = None, fa
 
 
 def forecast_demand(config: Config, inputs: Inputs, seed: int):
-    """The demand distribution table and the dates of the periods (None if undated)."""
+    """The demand distribution table, what-if multipliers applied, and the dates of the periods (None if undated)."""
     if inputs.demand_table is not None:
-        return inputs.demand_table, None
-    fc = make_forecaster(config, seed)
-    fc.fit(inputs.history, origin=inputs.as_of, calendar=inputs.calendar)
-    table = fc.predict()
-    if config.forecast.recalibrate:
-        from scenarios.recalibration import recalibrate
+        table, dates = inputs.demand_table, None
+    else:
+        fc = make_forecaster(config, seed)
+        fc.fit(inputs.history, origin=inputs.as_of, calendar=inputs.calendar)
+        table, dates = fc.predict(), fc.period_dates_
+        if config.forecast.recalibrate:
+            from scenarios.recalibration import recalibrate
 
-        table = recalibrate(table, make_forecaster(config, seed), inputs.history, inputs.calendar,
-                            config.periods, seed)
-    return table, fc.period_dates_
+            table = recalibrate(table, make_forecaster(config, seed), inputs.history, inputs.calendar,
+                                config.periods, seed)
+    return scale_demand(table, inputs.demand_factor, inputs.items, inputs.stores), dates
 
 
 def _demand(inputs: Inputs, scenario_set) -> np.ndarray:

@@ -31,11 +31,14 @@ def test_whatif_overrides_merge_by_id_and_by_lane(write_config, tmp_path):
 
 
 def test_bundled_whatifs_resolve_against_the_base_data(capsys):
-    for name in ("budget_cut", "supplier_delay"):
+    for name in ("budget_cut", "supplier_delay", "promotion"):
         assert main(["validate", str(ROOT / "configs" / "whatif" / f"{name}.yaml"), "--resolved"]) == 0
     out = capsys.readouterr().out
-    assert "budget: 14000" in out and "lead_time: 5" in out
+    assert "budget: 14000" in out and "lead_time_add: 2" in out and "factor: 1.3" in out
     assert str(ROOT / "configs" / "data" / "m5" / "history.csv.gz") in out
+    # The promotion's rule selects the 12 FOODS items (the history's category) in 4 stores for 7 days.
+    assert "what-if: demand_multiplier[0]: demand x1.3 on 12 items x 4 stores x 7 periods" in out
+    assert "what-if: lane VENDOR -> DC_CA: lead time 3 +2 = 5 periods" in out
 
 
 @pytest.mark.parametrize(
