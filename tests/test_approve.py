@@ -121,3 +121,26 @@ def test_an_override_at_the_planned_value_reproduces_the_proposal(proposed):
     done = approve(config, run.run_id, path, by="ana")
     assert done.kpis["expected_cost"] == pytest.approx(run.plan.kpis["expected_cost"], rel=1e-6)
     assert done.kpis["capital"]["used"] == pytest.approx(BUDGET)
+
+
+HOSTILE = "x'); DROP TABLE runs; --"
+
+
+def test_planner_supplied_ids_are_data_never_sql(proposed, capsys):
+    # Issue 9: the run store's queries are parameterised. An id written to break out of a
+    # quoted SQL string is refused as an unknown item, and a hostile approver's name is
+    # stored verbatim; the store's tables survive both.
+    config, run = proposed
+    path = config.parent / "hostile.csv"
+    pd.DataFrame([{"kind": "order", "item": HOSTILE, "location": "DC", "value": 1}]).to_csv(path, index=False)
+    with RunStore(config.parent / "runs.sqlite") as store:
+        before = store.dump()
+    assert main(["approve", str(run.run_id), "--config", str(config), "--overrides", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"echelon: error: {path}: row 2, item:") and err.count("\n") == 1
+    with RunStore(config.parent / "runs.sqlite") as store:
+        assert store.dump() == before
+    assert main(["approve", str(run.run_id), "--config", str(config), "--by", HOSTILE]) == 0
+    with RunStore(config.parent / "runs.sqlite") as store:
+        assert store.table("approvals")["approved_by"].tolist()[-1] == HOSTILE
+        assert len(store.table("runs", run_id=run.run_id)) == 1
