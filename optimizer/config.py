@@ -46,7 +46,10 @@ class _Model(BaseModel):
 class Node(_Model):
     """A place in the network: suppliers supply, DCs and stores hold stock."""
 
-    id: str = Field(description="Unique id; stores match the history's `location` column.")
+    id: str = Field(
+        description="Unique id; stores match the history's `location` column. It names files (a supplier's "
+        "feed), so it may not contain / or \\ nor start with a dot.",
+    )
     kind: Literal["supplier", "dc", "store"] = Field(
         description="supplier (unlimited source, holds no stock), dc, or store (faces demand)."
     )
@@ -62,6 +65,14 @@ class Node(_Model):
     throughput: Optional[float] = Field(
         None, gt=0, description="Receiving capacity: units of all items arriving in one period, at most."
     )
+
+    @field_validator("id")
+    @classmethod
+    def _usable_in_file_names(cls, value):
+        if not value or value.startswith(".") or any(c in value for c in "/\\\x00"):
+            raise ValueError("ids name files, so they may not be empty, contain / or \\, or start with a dot; "
+                             "rename the node")
+        return value
 
 
 class Lane(_Model):
