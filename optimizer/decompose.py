@@ -20,97 +20,47 @@ price the item models: each re-solves :math:`\min f_i(x) - \lambda g_i(x) -
 reduced cost :math:`f - \lambda g - \mu u - \sigma_i` is negative joins the
 master; when none is, the mix :math:`\sum_k \theta_{ik} x_i^k` is optimal for
 the whole model (each item model is convex, so the mix is feasible), and
-:math:`-\lambda` is the shadow price of capital. Each item model is built in
-Pyomo and compiled into HiGHS once; only its costs change between rounds,
-so each re-solve starts from the last basis. Items are solved one after
-another; with 28 items and two linking rows this takes a few dozen rounds.
+:math:`-\lambda` is the shadow price of capital. Items of the same shape share
+one Pyomo model compiled into HiGHS, with each item's data swapped in
+(:mod:`optimizer.item_models`); each re-solve starts from the item's last
+basis. A round prices every item at the same prices, in parallel worker
+processes (:mod:`optimizer.workers`); with two linking rows the rounds number
+a few dozen. Each proposal keeps only the plan's figures, linear in its
+solution (:class:`~optimizer.plan.PlanFigures`), so the plan is the
+:math:`\theta`-mix of figures and the whole model is never built.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
-import highspy
 import numpy as np
 from scipy import sparse
 
-from optimizer.lp import column_vector
-from optimizer.model import Built, Problem, build_model
-from optimizer.solver import Solution, SolveStatus, _highs, compile_pyomo, load_arrays, solve_arrays
+from optimizer.item_models import item_problem
+from optimizer.model import Problem
+from optimizer.plan import PlanFigures
+from optimizer.solver import Solution, SolveStatus, solve_arrays
+from optimizer.workers import ItemPool
 
 __all__ = ["solve_decomposed"]
 
 _BIG = 1e7  # cost of violating a linking row in the master (phase-one slack)
 
 
-def _item_problem(problem: Problem, i: int) -> Problem:
-    one = slice(i, i + 1)
-    return dataclasses.replace(
-        problem,
-        items=problem.items[one],
-        demand=problem.demand[:, one],
-        unit_cost=problem.unit_cost[one],
-        holding_cost=problem.holding_cost[one],
-        shortage_cost=problem.shortage_cost[one],
-        on_hand=problem.on_hand[one],
-        pipeline=problem.pipeline[one],
-        budget=None,
-        fill_rate=None,
-    )
-
-
-class _ItemModel:
-    """One item's Pyomo model, compiled once into HiGHS and re-solved as its prices change."""
-
-    def __init__(self, built: Built, threads: int, time_limit, objective: str = "cost"):
-        lp = built.lp
-        self.block_cols = built.cols  # kept; the programme's arrays are let go once compiled
-        self.n_cols = lp.n_cols
-        self.cost = lp.objective_vector()
-        self.const = lp.objective_constant
-        k = built.constants
-        self.capital = column_vector(lp.n_cols, k["cap_terms"])
-        self.capital_const = k["capital"]
-        w = built.problem.probability[None, None, None, :] * k["service_mask"][None, :, :, None]
-        self.short = column_vector(lp.n_cols, [(w, built.cols["short"])])
-        if objective == "capital":  # the least capital (diagnosis)
-            self.cost, self.const = self.capital.copy(), self.capital_const
-        elif objective == "short":  # the fewest units short (diagnosis)
-            self.cost, self.const = self.short.copy(), 0.0
-        compiled = compile_pyomo(lp.to_pyomo())
-        self.cols = compiled.cols  # compiled column k is programme column cols[k]
-        a = compiled.a_csc
-        self.highs = _highs(time_limit, threads)
-        load_arrays(self.highs, self.cost[self.cols], a, compiled.col_lb, compiled.col_ub,
-                    compiled.row_lb, compiled.row_ub)
-        self.index = np.arange(a.shape[1], dtype=np.int32)
-
-    def solve(self, lam: float, mu: float) -> np.ndarray | None:
-        """The item's plan at prices (lam, mu), as a vector over the programme's columns."""
-        priced = self.cost - lam * self.capital - mu * self.short
-        self.highs.changeColsCost(len(self.index), self.index, priced[self.cols])
-        self.highs.run()
-        if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return None
-        x = np.zeros(self.n_cols)
-        x[self.cols] = np.asarray(self.highs.getSolution().col_value, float)
-        return x
-
-
 def _master(columns, budget_rhs, short_rhs, n_items):
     """Solve the restricted master: (theta, lam, mu, sigma, slack used), or None if it fails."""
     n = len(columns)
-    item = np.array([c[0] for c in columns])
+    item = np.array([i for i, _ in columns])
     # Rows: 0 capital, 1 service, 2 + i convexity of item i; the last two columns are slacks.
     rows = np.concatenate([np.zeros(n), np.ones(n), 2 + item, [0, 1]]).astype(int)
     cols = np.concatenate([np.arange(n), np.arange(n), np.arange(n), [n, n + 1]])
-    vals = np.concatenate([[c[2] for c in columns], [c[3] for c in columns], np.ones(n), [-1.0, -1.0]])
+    vals = np.concatenate([[p.capital for _, p in columns], [p.short for _, p in columns], np.ones(n), [-1.0, -1.0]])
     a = sparse.csc_matrix((vals, (rows, cols)), shape=(2 + n_items, n + 2))
     lo = np.concatenate([[-np.inf, -np.inf], np.ones(n_items)])
     hi = np.concatenate([[np.inf if budget_rhs is None else budget_rhs, np.inf if short_rhs is None else short_rhs],
                          np.ones(n_items)])
-    cost = np.concatenate([[c[1] for c in columns], [_BIG, _BIG]])
+    cost = np.concatenate([[p.cost for _, p in columns], [_BIG, _BIG]])
     sol = solve_arrays(cost, a, np.zeros(n + 2), np.full(n + 2, np.inf), lo, hi)
     if sol.status != SolveStatus.OPTIMAL or sol.row_duals is None:
         return None
@@ -119,74 +69,95 @@ def _master(columns, budget_rhs, short_rhs, n_items):
 
 
 def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol: float = 1e-6, max_rounds: int = 500,
-                     objective: str = "cost"):
+                     objective: str = "cost", workers: int = 1) -> Solution:
     """Solve ``problem`` by pricing its budget and service rows (see module docstring).
 
     ``objective`` is what is minimised: ``"cost"`` (the plan), or for the
     infeasibility diagnosis ``"capital"`` (expected capital) or ``"short"``
     (probability-weighted store units short over the service periods).
+    ``workers`` processes solve the item models (the plan does not depend
+    on it).
 
-    Returns ``(built, solution)`` like the monolithic path: ``built`` is the
-    whole model's programme (built for its indices, not solved) and the
-    solution's ``x`` is in its column order; ``row_duals`` holds the master's
-    prices at the capital and service rows (0 elsewhere).
+    Returns a :class:`~optimizer.solver.Solution` without ``x``: its
+    ``figures`` (:class:`~optimizer.plan.PlanFigures`) hold the plan, and
+    the master's prices at the capital and service rows.
     """
     t0 = time.perf_counter()
-    whole = build_model(problem)
     I = len(problem.items)
-    items = [_ItemModel(build_model(_item_problem(problem, i)), threads, time_limit, objective) for i in range(I)]
-    t1 = time.perf_counter()
-    cap_const = sum(m.capital_const for m in items)
-    budget_rhs = None if problem.budget is None else problem.budget - cap_const
-    short_rhs = None if problem.fill_rate is None else (1.0 - problem.fill_rate) * whole.constants["service_demand"]
-    columns, solutions = [], []
+    pool = ItemPool([item_problem(problem, i) for i in range(I)], workers=workers, threads=threads,
+                    time_limit=time_limit, objective=objective)
+    try:
+        t1 = time.perf_counter()
+        found = _column_generation(pool, problem, I, tol, max_rounds)
+    finally:
+        pool.close()
+    t2 = time.perf_counter()
+    if isinstance(found, Solution):
+        return found
+    columns, rounds, (theta, lam, mu, _, slack) = found
+    if slack > 1e-6:
+        return Solution(SolveStatus.INFEASIBLE, message="budget and service target cannot both be met")
+    figures = _mix(columns, theta, I)
+    figures.capital_dual = lam if problem.budget is not None else None
+    figures.service_dual = mu if problem.fill_rate is not None else None
+    figures.size = _whole_size(problem)
+    status = SolveStatus.OPTIMAL if rounds < max_rounds else SolveStatus.TIME_LIMIT
+    sol = Solution(status, objective=float(sum(th * p.cost for (_, p), th in zip(columns, theta))),
+                   message=f"{rounds} rounds, {len(columns)} proposals, {pool.workers} workers")
+    sol.figures = figures
+    sol.timings_s = {"build": t1 - t0, "handover": 0.0, "solve": t2 - t1, "extract": time.perf_counter() - t2}
+    return sol
 
-    def propose(i, x):
-        m = items[i]
-        columns.append((i, float(m.cost @ x + m.const), float(m.capital @ x), float(m.short @ x)))
-        solutions.append(x)
 
-    lam = mu = 0.0
-    for i, m in enumerate(items):
-        x = m.solve(0.0, 0.0)
-        if x is None:
-            return whole, Solution(SolveStatus.INFEASIBLE, message=f"item {problem.items[i]} has no plan")
-        propose(i, x)
+def _column_generation(pool, problem, I, tol, max_rounds):
+    """Rounds of pricing and master solves: (columns, rounds, last master), or a failed Solution."""
+    columns = []  # (item, Proposal)
+    for i, p in enumerate(pool.price(0.0, 0.0)):
+        if p is None:
+            return Solution(SolveStatus.INFEASIBLE, message=f"item {problem.items[i]} has no plan")
+        columns.append((i, p))
+    service_demand = sum(p.figures.service_demand for _, p in columns)
+    short_rhs = None if problem.fill_rate is None else (1.0 - problem.fill_rate) * service_demand
     rounds = 0
     while True:
         rounds += 1
-        master = _master(columns, budget_rhs, short_rhs, I)
+        master = _master(columns, problem.budget, short_rhs, I)
         if master is None:
-            return whole, Solution(SolveStatus.ERROR, message="master problem failed")
-        theta, lam, mu, sigma, slack = master
+            return Solution(SolveStatus.ERROR, message="master problem failed")
+        _, lam, mu, sigma, _ = master
         added = 0
-        for i, m in enumerate(items):
-            x = m.solve(lam, mu)
-            if x is None:
-                return whole, Solution(SolveStatus.ERROR, message=f"item {problem.items[i]} failed to re-solve")
-            reduced = (m.cost - lam * m.capital - mu * m.short) @ x + m.const - sigma[i]
+        for i, p in enumerate(pool.price(lam, mu)):
+            if p is None:
+                return Solution(SolveStatus.ERROR, message=f"item {problem.items[i]} failed to re-solve")
+            reduced = p.cost - lam * p.capital - mu * p.short - sigma[i]
             if reduced < -tol * max(1.0, abs(sigma[i])):
-                propose(i, x)
+                columns.append((i, p))
                 added += 1
         if not added or rounds >= max_rounds:
-            break
-    t2 = time.perf_counter()
-    if slack > 1e-6:
-        return whole, Solution(SolveStatus.INFEASIBLE, message="budget and service target cannot both be met")
-    x = np.zeros(whole.lp.n_cols)
-    for (i, *_), xi, th in zip(columns, solutions, theta):
+            return columns, rounds, master
+
+
+def _mix(columns, theta, I) -> PlanFigures:
+    """The plan's figures: each item's proposals mixed by theta, items stacked in order."""
+    per_item = [dict() for _ in range(I)]
+    capital = short = demand = 0.0
+    for (i, p), th in zip(columns, theta):
         if th <= 0:
             continue
-        sub = items[i].block_cols
-        for name, cols in whole.cols.items():
-            x[cols[i]] += th * xi[sub[name][0]]
-    duals = np.zeros(whole.lp.n_rows)
-    if "capital" in whole.rows:
-        duals[whole.rows["capital"]] = lam
-    if "service" in whole.rows:
-        duals[whole.rows["service"]] = mu
-    objective = float(sum(th * c[1] for c, th in zip(columns, theta)))
-    status = SolveStatus.OPTIMAL if rounds < max_rounds else SolveStatus.TIME_LIMIT
-    sol = Solution(status, objective=objective, x=x, row_duals=duals, message=f"{rounds} rounds, {len(columns)} proposals")
-    sol.timings_s = {"build": t1 - t0, "handover": 0.0, "solve": t2 - t1, "extract": time.perf_counter() - t2}
-    return whole, sol
+        for name, v in p.figures.per_item().items():
+            per_item[i][name] = per_item[i].get(name, 0.0) + th * v
+        capital += th * p.capital
+        short += th * p.short
+    for i, p in columns[:I]:  # the first proposal of each item, in item order
+        demand += p.figures.service_demand
+    stacked = {name: np.concatenate([d[name] for d in per_item]) for name in per_item[0]}
+    return PlanFigures(**stacked, capital_used=capital, service_short=short, service_demand=demand)
+
+
+def _whole_size(problem: Problem) -> tuple[int, int]:
+    """Columns and rows of the whole model (what ``--decompose off`` would build)."""
+    S, I, N, J, T = problem.shape
+    K = len(problem.network.dc_fed)
+    cols = I * (N + K + K * (T - 1) * S + N * T * S + J * T * S + K * T * S)
+    rows = I * (N + N * T * S + K * T * S) + (problem.budget is not None) + (problem.fill_rate is not None)
+    return cols, rows

@@ -9,7 +9,7 @@ import pandas as pd
 
 from optimizer.model import Built
 
-__all__ = ["Plan", "extract_plan"]
+__all__ = ["Plan", "PlanFigures", "assemble_plan", "extract_plan", "plan_figures"]
 
 _DECIMALS = 4  # quantities and money are written rounded, so reruns are byte-identical
 
@@ -41,25 +41,118 @@ def _round(a):
     return out + 0.0  # no "-0.0" in the files
 
 
-def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, objective: float, period_dates=None) -> Plan:
-    """Turn the solution vector into tables and KPIs (see :class:`Plan`)."""
+@dataclass
+class PlanFigures:
+    """What a plan is read from: per-item arrays, linear in the solution.
+
+    Every array has the item axis first (I items, N stock points, K DC-fed
+    points, J stores). Being linear in the solution vector, the figures of
+    a mix of solutions are the mix of their figures, which is how the
+    decomposition assembles a plan without the whole model's columns.
+
+    Attributes
+    ----------
+    target, orders0 : ndarray (I, N)
+        Target stock positions; tonight's orders (the same in every scenario).
+    ship0 : ndarray (I, K)
+        Tonight's DC-to-store shipments.
+    expected_short, expected_demand : ndarray (I, J)
+        Expected store units short and demanded over the service periods.
+    dc_shipped, dc_due : ndarray (I, N)
+        Expected units a DC shipped, and shipped plus owed, over the horizon.
+    holding, shortage, dc_backlog : ndarray (I,)
+        Expected cost parts.
+    capital_used, service_short, service_demand : float
+        Expected capital, and probability-weighted units short and demanded
+        over the service periods (the fill-rate row).
+    capital_dual, service_dual : float or None
+        Duals of the capital and service rows (None without the row).
+    size : tuple of int
+        Columns and rows of the whole model.
+    """
+
+    target: np.ndarray
+    ship0: np.ndarray
+    orders0: np.ndarray
+    expected_short: np.ndarray
+    expected_demand: np.ndarray
+    dc_shipped: np.ndarray
+    dc_due: np.ndarray
+    holding: np.ndarray
+    shortage: np.ndarray
+    dc_backlog: np.ndarray
+    capital_used: float = 0.0
+    service_short: float = 0.0
+    service_demand: float = 0.0
+    capital_dual: float | None = None
+    service_dual: float | None = None
+    size: tuple = (0, 0)
+
+    _PER_ITEM = ("target", "ship0", "orders0", "expected_short", "expected_demand", "dc_shipped", "dc_due",
+                 "holding", "shortage", "dc_backlog")
+
+    def per_item(self) -> dict:
+        return {name: getattr(self, name) for name in self._PER_ITEM}
+
+
+def plan_figures(built: Built, x: np.ndarray, row_duals: np.ndarray | None = None) -> PlanFigures:
+    """Read the figures of :class:`PlanFigures` from a solution of ``built``."""
     pr = built.problem
     net = pr.network
-    S, I, N, J, T = pr.shape
     cols, k = built.cols, built.constants
     pi = pr.probability
-    target = x[cols["target"]]  # (I, N)
     ship = x[cols["ship"]]  # (I, K, T, S)
-    on_hand = x[cols["on_hand"]]  # (I, N, T, S)
-    short = x[cols["short"]]  # (I, J, T, S)
     owed = x[cols["owed"]]  # (I, K, T, S)
+    mask = k["service_mask"]  # (J, T)
+    fed_pos = {n: i for i, n in enumerate(net.dc_fed)}
+    shipped = np.zeros(pr.holding_cost.shape)
+    due = np.zeros(pr.holding_cost.shape)
+    for n in range(len(net.nodes)):
+        kids = [fed_pos[c] for c in np.flatnonzero(net.parent == n)]
+        if net.kinds[n] == "dc" and kids:
+            shipped[:, n] = np.einsum("ikts,s->i", ship[:, kids], pi)
+            due[:, n] = shipped[:, n] + np.einsum("ikts,s->i", owed[:, kids], pi)
+    short = x[cols["short"]]
+    duals = {}
+    for row in ("capital", "service"):
+        duals[row] = float(row_duals[built.rows[row]]) if row_duals is not None and row in built.rows else None
+    capital_used, _ = capital_and_fill(built, x)
+    exp_short = np.einsum("ijts,s,jt->ij", short, pi, mask)
+    return PlanFigures(
+        target=x[cols["target"]],
+        ship0=ship[:, :, 0, 0],
+        orders0=_orders_tonight(built, x),
+        expected_short=exp_short,
+        expected_demand=np.einsum("sijt,s,jt->ij", pr.demand, pi, mask),
+        dc_shipped=shipped,
+        dc_due=due,
+        holding=np.einsum("ints,in,s->i", x[cols["on_hand"]], pr.holding_cost, pi),
+        shortage=np.einsum("ijts,i,s->i", short, pr.shortage_cost, pi),
+        dc_backlog=np.einsum("ikts,i,s->i", owed, pr.shortage_cost, pi),
+        capital_used=capital_used,
+        service_short=float(np.einsum("ijts,s,jt->", short, pi, mask)),
+        service_demand=k["service_demand"],
+        capital_dual=duals["capital"],
+        service_dual=duals["service"],
+        size=(built.lp.n_cols, built.lp.n_rows) if built.lp is not None else (0, 0),
+    )
 
-    orders0 = _orders(built, x)[:, :, 0, 0]  # tonight's, the same in every scenario
+
+def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, objective: float, period_dates=None) -> Plan:
+    """Turn the solution vector into tables and KPIs (see :class:`Plan`)."""
+    return assemble_plan(built.problem, plan_figures(built, x, row_duals), objective, period_dates)
+
+
+def assemble_plan(pr, f: PlanFigures, objective: float, period_dates=None) -> Plan:
+    """Tables and KPIs of a plan from its figures (``pr`` the whole :class:`~optimizer.model.Problem`)."""
+    net = pr.network
+    N = len(net.nodes)
+    target, orders0 = f.target, f.orders0
     fed_pos = {n: i for i, n in enumerate(net.dc_fed)}
     rows = []
     for i, item in enumerate(pr.items):
         for n, node in enumerate(net.nodes):
-            qty = ship[i, fed_pos[n], 0, 0] if n in fed_pos else orders0[i, n]
+            qty = f.ship0[i, fed_pos[n]] if n in fed_pos else orders0[i, n]
             if qty > 10 ** -_DECIMALS:
                 rows.append((item, net.source[n], node, qty, qty * pr.unit_cost[i], int(net.lead_time[n])))
     tonight = pd.DataFrame(rows, columns=["item", "source", "destination", "quantity", "value", "arrives"])
@@ -71,24 +164,16 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
         tonight["arrival_date"] = [(dates[0] + a * step).date().isoformat() for a in tonight["arrives"]]
 
     # Stock positions, today and after tonight's orders.
-    children_orders = np.zeros((I, N))
+    children_orders = np.zeros_like(orders0)
     for n in range(N):
         p = net.parent[n]
         if p >= 0:
             children_orders[:, p] += orders0[:, n]
-    mask = k["service_mask"]  # (J, T)
-    exp_short = np.einsum("ijts,s,jt->ij", short, pi, mask)
-    exp_dem = np.einsum("sijt,s,jt->ij", pr.demand, pi, mask)
-    store_fill = np.where(exp_dem > 0, 1.0 - exp_short / np.where(exp_dem > 0, exp_dem, 1.0), 1.0)
+    exp_dem = f.expected_demand
+    store_fill = np.where(exp_dem > 0, 1.0 - f.expected_short / np.where(exp_dem > 0, exp_dem, 1.0), 1.0)
     # A DC's fill rate: of the units due to its stores each period (owed from before plus
     # new orders), the share shipped that period, sum(ship) / sum(ship + owed).
-    dc_fill = np.ones((I, N))
-    for n in range(N):
-        kids = [fed_pos[c] for c in np.flatnonzero(net.parent == n)]
-        if net.kinds[n] == "dc" and kids:
-            shipped = np.einsum("ikts,s->i", ship[:, kids], pi)
-            due = shipped + np.einsum("ikts,s->i", owed[:, kids], pi)
-            dc_fill[:, n] = np.where(due > 0, shipped / np.where(due > 0, due, 1.0), 1.0)
+    dc_fill = np.where(f.dc_due > 0, f.dc_shipped / np.where(f.dc_due > 0, f.dc_due, 1.0), 1.0)
     store_pos = {n: j for j, n in enumerate(net.stores)}
     pos_rows = []
     for i, item in enumerate(pr.items):
@@ -104,25 +189,22 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
         positions[c] = _round(positions[c])
 
     # Costs and KPIs.
-    holding = float(np.einsum("ints,in,s->", on_hand, pr.holding_cost, pi))
-    shortage = float(np.einsum("ijts,i,s->", short, pr.shortage_cost, pi))
-    dc_backlog = float(np.einsum("ikts,i,s->", owed, pr.shortage_cost, pi))
+    holding, shortage, dc_backlog = float(f.holding.sum()), float(f.shortage.sum()), float(f.dc_backlog.sum())
     transport = float(objective - holding - shortage - dc_backlog)
-    capital_used, fill_rate = capital_and_fill(built, x)
+    fill_rate = 1.0 - f.service_short / f.service_demand if f.service_demand > 0 else 1.0
     # A budget or target the solve did not need as a row was slack: its price is 0.
-    capital = {"budget": pr.budget, "used": capital_used, "shadow_price": None if pr.budget is None else 0.0}
+    capital = {"budget": pr.budget, "used": f.capital_used, "shadow_price": None if pr.budget is None else 0.0}
     service = {
         "target": pr.fill_rate,
-        "expected_fill_rate": fill_rate,
+        "expected_fill_rate": float(fill_rate),
         "shadow_price_per_point": None if pr.fill_rate is None else 0.0,
     }
-    if row_duals is not None and "capital" in built.rows:
+    if f.capital_dual is not None:
         # Value of one more unit of capital: the cost saved, -dz/dB.
-        capital["shadow_price"] = float(-row_duals[built.rows["capital"]]) + 0.0
-    if row_duals is not None and "service" in built.rows:
+        capital["shadow_price"] = -f.capital_dual + 0.0
+    if f.service_dual is not None:
         # Raising the target by 0.01 lowers the row's right-hand side by 0.01 x expected demand.
-        service_dual = float(row_duals[built.rows["service"]])
-        service["shadow_price_per_point"] = -service_dual * 0.01 * k["service_demand"] + 0.0
+        service["shadow_price_per_point"] = -f.service_dual * 0.01 * f.service_demand + 0.0
     kpis = {
         "expected_cost": objective,
         "cost_breakdown": {"holding": holding, "shortage": shortage, "dc_backlog": dc_backlog, "transport": transport},
@@ -131,7 +213,6 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
         "orders_value": float(tonight["value"].sum()),
     }
     return Plan(tonight, positions, kpis)
-
 
 
 def capital_and_fill(built: Built, x: np.ndarray) -> tuple[float, float]:
@@ -143,9 +224,9 @@ def capital_and_fill(built: Built, x: np.ndarray) -> tuple[float, float]:
     return float(capital), float(fill)
 
 
-def _orders(built: Built, x: np.ndarray) -> np.ndarray:
-    """Orders o_{ints} of every stock point, period and scenario, (I, N, T, S)."""
+def _orders_tonight(built: Built, x: np.ndarray) -> np.ndarray:
+    """Tonight's orders o_{in0} of every stock point (the same in every scenario), (I, N)."""
     k = built.constants
-    c = k["order_cols"]
+    c = k["order_cols"][:, :, 0, 0]
     v = np.where(c >= 0, x[np.maximum(c, 0)], 0.0)
-    return k["order_const"] + (k["order_coef"] * v).sum(axis=-1)
+    return k["order_const"][:, :, 0, 0] + (k["order_coef"][:, :, 0, 0] * v).sum(axis=-1)

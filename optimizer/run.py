@@ -23,7 +23,7 @@ from optimizer.errors import InfeasibleError, InputError, TimeLimitError
 from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model
 from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
-from optimizer.plan import Plan, capital_and_fill, extract_plan
+from optimizer.plan import Plan, assemble_plan, capital_and_fill, plan_figures
 from optimizer.simulate import simulate_policy, summarise
 from optimizer.solver import SolveStatus, solve_pyomo
 from scenarios import sample_scenarios
@@ -107,7 +107,8 @@ def _solve(problem: Problem, config: Config):
     """
     coupled = problem.budget is not None or problem.fill_rate is not None
     if _decomposes(problem, config):
-        return solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit)
+        return None, solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
+                                      workers=config.solver.workers)
     first = 0.0
     if coupled:
         t0 = time.perf_counter()
@@ -136,7 +137,7 @@ def _solve_once(problem: Problem, config: Config):
     return built, sol
 
 
-def evaluate(problem: Problem, built, x: np.ndarray, table, config: Config, inputs: Inputs, seed: int) -> dict:
+def evaluate(problem: Problem, figures, table, config: Config, inputs: Inputs, seed: int) -> dict:
     """Out-of-sample figures of a solved plan and the optimality-gap estimate.
 
     The first stage (targets, tonight's shipments) is replayed on
@@ -151,8 +152,7 @@ def evaluate(problem: Problem, built, x: np.ndarray, table, config: Config, inpu
     from scipy import stats
 
     ev, sc = config.evaluation, config.scenarios
-    target = x[built.cols["target"]]
-    ship0 = x[built.cols["ship"]][:, :, 0, 0]
+    target, ship0 = figures.target, figures.ship0
     fresh = sample_scenarios(table, ev.scenarios, seed=seed + ev.seed_offset, method=sc.method)
     replay = simulate_policy(problem, target, ship0, _demand(inputs, fresh))
     out = summarise(replay)
@@ -196,8 +196,8 @@ def _min_capital(problem: Problem, config: Config) -> float | None:
     """Least expected capital of any plan (subject to the service target if the problem has one)."""
     problem = dataclasses.replace(problem, budget=None)
     if _decomposes(problem, config, diagnosis=True):
-        built, sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
-                                      objective="capital")
+        sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
+                               objective="capital", workers=config.solver.workers)
         # The whole-model capital constant is carried by the item models' objective.
         return sol.objective if sol.status == SolveStatus.OPTIMAL else None
     built = build_model(problem)
@@ -210,14 +210,15 @@ def _best_fill_rate(problem: Problem, config: Config) -> float | None:
     """Highest expected fill rate within the problem's budget (None if no plan fits it)."""
     problem = dataclasses.replace(problem, fill_rate=None)
     if _decomposes(problem, config, diagnosis=True):
-        built, sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
-                                      objective="short")
+        sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
+                               objective="short", workers=config.solver.workers)
+        demand = sol.figures.service_demand if sol.figures is not None else 0.0
     else:
         built = build_model(problem)
         w = problem.probability[None, None, None, :] * built.constants["service_mask"][None, :, :, None]
         built.lp.set_objective([(w, built.cols["short"])])
         sol = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows, time_limit=config.solver.time_limit)
-    demand = built.constants["service_demand"]
+        demand = built.constants["service_demand"]
     if sol.status != SolveStatus.OPTIMAL or demand <= 0:
         return None
     return 1.0 - sol.objective / demand
@@ -315,7 +316,8 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         raise RuntimeError(f"HiGHS ended with status {sol.message!r}")
 
     t = time.perf_counter()
-    plan = extract_plan(built, sol.x, sol.row_duals, sol.objective, period_dates)
+    figures = sol.figures if sol.figures is not None else plan_figures(built, sol.x, sol.row_duals)
+    plan = assemble_plan(problem, figures, sol.objective, period_dates)
     timings["extract"] = time.perf_counter() - t + sol.timings_s["extract"]
     plan.kpis = {
         "status": sol.status.value,
@@ -323,13 +325,13 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         "scenarios": {"count": sc.count, "seed": seed, "method": sc.method},
         "periods": config.periods,
         "shortage": config.shortage,
-        "model": {"variables": built.lp.n_cols, "constraints": built.lp.n_rows},
+        "model": {"variables": figures.size[0], "constraints": figures.size[1]},
         "timings_s": timings,
     }
     if config.evaluation.scenarios:
         t = time.perf_counter()
         plan.kpis["in_sample"] = {"cost": sol.objective, "fill_rate": plan.kpis["service"]["expected_fill_rate"]}
-        plan.kpis["out_of_sample"] = evaluate(problem, built, sol.x, table, config, inputs, seed)
+        plan.kpis["out_of_sample"] = evaluate(problem, figures, table, config, inputs, seed)
         timings["evaluate"] = time.perf_counter() - t
     if period_dates is not None:
         plan.kpis["as_of"] = inputs.as_of.date().isoformat()

@@ -49,6 +49,7 @@ class Solution:
     row_duals: np.ndarray | None = None
     message: str = ""
     timings_s: dict = field(default_factory=dict)
+    figures: object = None  # the plan's figures when solved by decomposition (x is then None)
 
 
 @contextmanager
