@@ -149,9 +149,8 @@ class _Item:
         h.changeColsCost(len(t.col_index), t.col_index, self.cost - lam * self.capital - mu * self.short)
         h.changeColsBounds(len(t.col_index), t.col_index, self.col_lb, self.col_ub)
         h.changeRowsBounds(len(t.row_index), t.row_index, self.row_lb, self.row_ub)
-        if self.basis is None:
-            h.clearSolver()
-        else:
+        h.clearSolver()  # nothing of the items solved before in this instance
+        if self.basis is not None:
             h.setBasis(self.basis)
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:

@@ -256,7 +256,8 @@ def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
     return InfeasibleError(msg, diag)
 
 
-def run(config_path, out=None, *, seed: int | None = None, decompose: str | None = None) -> Plan:
+def run(config_path, out=None, *, seed: int | None = None, decompose: str | None = None,
+        workers: int | None = None) -> Plan:
     """Plan from a config file; write the outputs to ``out`` when given.
 
     Parameters
@@ -269,6 +270,8 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         Overrides ``scenarios.seed`` (also seeds the forecaster).
     decompose : {"auto", "on", "off"}, optional
         Overrides ``solver.decompose``.
+    workers : int, optional
+        Overrides ``solver.workers``.
 
     Returns
     -------
@@ -283,8 +286,11 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     timings = {}
     t = time.perf_counter()
     config = load_config(config_path)
-    if decompose is not None:
-        config = config.model_copy(update={"solver": config.solver.model_copy(update={"decompose": decompose})})
+    if workers is not None and workers < 1:
+        raise InputError("command line", "--workers", f"received {workers}", "give 1 or more processes")
+    overrides = {k: v for k, v in (("decompose", decompose), ("workers", workers)) if v is not None}
+    if overrides:
+        config = config.model_copy(update={"solver": config.solver.model_copy(update=overrides)})
     seed = config.scenarios.seed if seed is None else int(seed)
     inputs = prepare(config, config_path)
     on_hand, pipeline, state_files = initial_state(config, config_path, inputs)
