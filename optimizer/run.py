@@ -310,7 +310,7 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
 
     problem = _problem(config, inputs, scenario_set, on_hand, pipeline)
     built, sol = _solve(problem, config)
-    timings.update({k: v for k, v in sol.timings_s.items() if k != "extract"})
+    timings.update({k: v for k, v in sol.timings_s.items() if k not in ("extract", "templates")})  # templates: in build
     if sol.status == SolveStatus.INFEASIBLE:
         raise _diagnose(problem, config)
     if sol.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
