@@ -20,8 +20,6 @@ writes them.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.run import cpu_seconds  # noqa: E402
+from benchmarks.run import report  # noqa: E402
 from optimizer.run import run  # noqa: E402
 
 
@@ -113,15 +111,8 @@ def main(argv=None):
            **{f"{name}_s": v for name, v in k["timings_s"].items()}, "wall_s": t2 - t1,
            "variables": k["model"]["variables"], "expected_cost": k["expected_cost"],
            "fill_rate": k["service"]["expected_fill_rate"], "capital_used": k["capital"]["used"],
-           "budget": k["capital"]["budget"], "order_lines": len(plan.orders),
-           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-           "peak_rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0,
-           "cpu_s": cpu_seconds()}
-    width = max(len(name) for name in out)
-    for name, v in out.items():
-        print(f"{name:<{width}}  {v:.4g}" if isinstance(v, float) else f"{name:<{width}}  {v}")
-    if a.json:
-        Path(a.json).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+           "budget": k["capital"]["budget"], "order_lines": len(plan.orders)}
+    report(out, a.json)
 
 
 if __name__ == "__main__":

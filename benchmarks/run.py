@@ -150,14 +150,19 @@ def main(argv=None):
                    decomposed_status=dsol.status.value, decomposed_rounds=dsol.message)
         if "objective" in out and out["objective"]:
             out["decomposed_rel_diff"] = abs(dsol.objective - out["objective"]) / abs(out["objective"])
+    report(out, a.json)
+
+
+def report(out: dict, json_path=None) -> None:
+    """Add peak memory (this process, largest worker) and CPU seconds; print; write JSON if asked."""
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     out["peak_rss_worker_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     out["cpu_s"] = cpu_seconds()
     width = max(len(k) for k in out)
     for k, v in out.items():
         print(f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
-    if a.json:
-        Path(a.json).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+    if json_path:
+        Path(json_path).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
