@@ -47,6 +47,7 @@ def test_plan_is_byte_identical_for_one_or_two_workers(write_config, tmp_path):
     from optimizer.cli import main
 
     config = write_config(two_echelon(items=ITEMS, initial_state=STATE, evaluation={"scenarios": 0},
+                                      scenarios={"count": 20, "seed": 3},
                                       constraints={"capital": {"budget": 650}, "service": {"fill_rate": 0.95}}))
     for w in (1, 2):
         assert main(["run", str(config), "--out", str(tmp_path / f"w{w}"), "--decompose", "on",
