@@ -16,10 +16,13 @@ each item is solved by changing that instance's data,
     r_i \le A x \le R_i, \quad l_i \le x \le v_i,
 
 warm from the item's own last basis (kept as a ``HighsBasis``, a few hundred
-kilobytes), so the first solve of an item is cold and later ones take a few
-hundred simplex iterations. An item's solve depends only on its own data
-and basis, never on which items shared its instance before, so any split of
-items over workers gives the same plans.
+kilobytes), so later solves of an item take a few hundred simplex iterations.
+An item's first solve starts from the optimal basis of a *reference* item
+(the catalogue's first), solved cold once per worker: five times fewer
+iterations than a cold start on the benchmark's items (7,000 against
+36,000), half the time. An item's solve depends only on its own data, its
+basis and the reference, never on which items shared its instance before,
+so any split of items over workers gives the same plans.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class ShapeTemplate:
         self.highs = _highs(time_limit, threads)
         load_arrays(self.highs, np.zeros(len(self.cols)), compiled.a_csc, compiled.col_lb, compiled.col_ub,
                     compiled.row_lb, compiled.row_ub)
+        self.start_basis = None  # the reference item's optimal basis, where items start
         self.col_index = np.arange(len(self.cols), dtype=np.int32)
         self.row_index = np.arange(len(self.rows), dtype=np.int32)
         self._shared: dict[str, np.ndarray] = {}
@@ -150,8 +154,9 @@ class _Item:
         h.changeColsBounds(len(t.col_index), t.col_index, self.col_lb, self.col_ub)
         h.changeRowsBounds(len(t.row_index), t.row_index, self.row_lb, self.row_ub)
         h.clearSolver()  # nothing of the items solved before in this instance
-        if self.basis is not None:
-            h.setBasis(self.basis)
+        start = self.basis if self.basis is not None else t.start_basis
+        if start is not None:
+            h.setBasis(start)
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
@@ -172,6 +177,9 @@ class ItemSolver:
     ----------
     problems : list of Problem
         One-item problems (:func:`item_problem`).
+    reference : Problem, optional
+        A one-item problem solved cold first, whose optimal basis starts the
+        first solve of every item of its shape (the same in every worker).
     threads, time_limit
         HiGHS options.
     objective : {"cost", "capital", "short"}
@@ -179,18 +187,25 @@ class ItemSolver:
         the infeasibility diagnosis its expected capital or weighted units short.
     """
 
-    def __init__(self, problems, *, threads: int = 1, time_limit=None, objective: str = "cost"):
+    def __init__(self, problems, *, reference=None, threads: int = 1, time_limit=None, objective: str = "cost"):
         self.templates: dict[str, ShapeTemplate] = {}
-        self.items = []
         self.template_s = 0.0
-        for p in problems:
+
+        def item(p):
             built = build_model(p)
             key = shape_key(built)
             if key not in self.templates:
                 self.templates[key] = ShapeTemplate(built, threads, time_limit)
                 self.template_s += self.templates[key].build_s
-            self.items.append(_Item(built, self.templates[key], objective))
+            return _Item(built, self.templates[key], objective)
+
+        self._reference = None if reference is None else item(reference)
+        self.items = [item(p) for p in problems]
 
     def price(self, lam: float, mu: float) -> list[Proposal | None]:
         """Every item's proposal at prices (lam, mu), in item order (None where a solve failed)."""
+        if self._reference is not None:  # first call: the start basis of the reference's shape
+            if self._reference.solve(0.0, 0.0) is not None:
+                self._reference.template.start_basis = self._reference.basis
+            self._reference = None
         return [item.solve(lam, mu) for item in self.items]

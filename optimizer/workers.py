@@ -6,7 +6,8 @@ round-robin (item ``i`` to worker ``i mod W``); each worker is a spawned
 process holding an :class:`~optimizer.item_models.ItemSolver` for its items
 (their templates, data and bases stay in that process for the whole solve)
 and answers each round with its items' proposals, which the pool puts back
-in item order. With ``workers=1`` the solver runs in the calling process.
+in item order. Every worker also gets the first item as the reference whose
+basis starts its items' first solves. With ``workers=1`` the solver runs in the calling process.
 An item's solve depends only on its own data and basis, so the plan is the
 same, byte for byte, for any number of workers.
 """
@@ -21,10 +22,10 @@ from optimizer.item_models import ItemSolver, Proposal
 __all__ = ["ItemPool"]
 
 
-def _serve(conn, problems, options) -> None:
+def _serve(conn, problems, reference, options) -> None:
     """A worker's loop: build the item models, then answer price requests until told to stop."""
     try:
-        solver = ItemSolver(problems, **options)
+        solver = ItemSolver(problems, reference=reference, **options)
         conn.send(("ok", solver.template_s))
         while (prices := conn.recv()) is not None:
             conn.send(("ok", solver.price(*prices)))
@@ -60,13 +61,14 @@ class ItemPool:
         self._local = None
         self._conns, self._procs = [], []
         if self.workers == 1:
-            self._local = ItemSolver(problems, **options)
+            self._local = ItemSolver(problems, reference=problems[0], **options)
             self.template_s = self._local.template_s
             return
         ctx = multiprocessing.get_context("spawn")  # no HiGHS state copied by fork
         for w in range(self.workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(child, problems[w :: self.workers], options), daemon=True)
+            proc = ctx.Process(target=_serve, args=(child, problems[w :: self.workers], problems[0], options),
+                               daemon=True)
             proc.start()
             child.close()
             self._conns.append(parent)
