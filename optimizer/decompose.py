@@ -88,20 +88,23 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
                     time_limit=time_limit, objective=objective)
     try:
         t1 = time.perf_counter()
-        found = _column_generation(pool, problem, I, tol, max_rounds)
+        deadline = None if time_limit is None else t0 + float(time_limit)
+        found = _column_generation(pool, problem, I, tol, max_rounds, deadline)
     finally:
         pool.close()
     t2 = time.perf_counter()
     if isinstance(found, Solution):
         return found
-    columns, rounds, (theta, lam, mu, _, slack) = found
+    columns, rounds, (theta, lam, mu, _, slack), stopped = found
     if slack > 1e-6:
+        if stopped:
+            return Solution(SolveStatus.TIME_LIMIT_NO_SOLUTION, message="time limit before a feasible mix")
         return Solution(SolveStatus.INFEASIBLE, message="budget and service target cannot both be met")
     figures = _mix(columns, theta, I)
     figures.capital_dual = lam if problem.budget is not None else None
     figures.service_dual = mu if problem.fill_rate is not None else None
     figures.size = _whole_size(problem)
-    status = SolveStatus.OPTIMAL if rounds < max_rounds else SolveStatus.TIME_LIMIT
+    status = SolveStatus.TIME_LIMIT if stopped else SolveStatus.OPTIMAL
     sol = Solution(status, objective=float(sum(th * p.cost for (_, p), th in zip(columns, theta))),
                    message=f"{rounds} rounds, {len(columns)} proposals, {pool.workers} workers")
     sol.figures = figures
@@ -111,12 +114,15 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     return sol
 
 
-def _column_generation(pool, problem, I, tol, max_rounds):
-    """Rounds of pricing and master solves: (columns, rounds, last master), or a failed Solution."""
+def _column_generation(pool, problem, I, tol, max_rounds, deadline):
+    """Rounds of pricing and master solves: (columns, rounds, last master, stopped early), or a failed Solution.
+
+    Stops early (not proven optimal) after ``max_rounds`` or past ``deadline`` (perf_counter seconds).
+    """
     columns = []  # (item, Proposal)
     for i, p in enumerate(pool.price(0.0, 0.0)):
-        if p is None:
-            return Solution(SolveStatus.INFEASIBLE, message=f"item {problem.items[i]} has no plan")
+        if isinstance(p, str):
+            return _failed(problem.items[i], p)
         columns.append((i, p))
     service_demand = sum(p.figures.service_demand for _, p in columns)
     short_rhs = None if problem.fill_rate is None else (1.0 - problem.fill_rate) * service_demand
@@ -129,14 +135,21 @@ def _column_generation(pool, problem, I, tol, max_rounds):
         _, lam, mu, sigma, _ = master
         added = 0
         for i, p in enumerate(pool.price(lam, mu)):
-            if p is None:
-                return Solution(SolveStatus.ERROR, message=f"item {problem.items[i]} failed to re-solve")
+            if isinstance(p, str):
+                return _failed(problem.items[i], p)
             reduced = p.cost - lam * p.capital - mu * p.short - sigma[i]
             if reduced < -tol * max(1.0, abs(sigma[i])):
                 columns.append((i, p))
                 added += 1
-        if not added or rounds >= max_rounds:
-            return columns, rounds, master
+        stopped = rounds >= max_rounds or (deadline is not None and time.perf_counter() > deadline)
+        if not added or stopped:
+            return columns, rounds, master, bool(added)
+
+
+def _failed(item, status: str) -> Solution:
+    """The decomposition's outcome when an item model ends with HiGHS status ``status``."""
+    out = {"Infeasible": SolveStatus.INFEASIBLE, "Time limit reached": SolveStatus.TIME_LIMIT_NO_SOLUTION}
+    return Solution(out.get(status, SolveStatus.ERROR), message=f"item {item}: {status}")
 
 
 def _mix(columns, theta, I) -> PlanFigures:

@@ -96,7 +96,8 @@ class ShapeTemplate:
         # What plan_figures reads that is the same for every item of the shape.
         self.order_terms = {name: k[name][:, :, :1, :1] for name in ("order_cols", "order_coef")}
         self.service_mask = k["service_mask"]
-        self.highs = _highs(time_limit, threads)
+        self.highs = _highs(None, threads)
+        self.time_limit = time_limit
         load_arrays(self.highs, np.zeros(len(self.cols)), compiled.a_csc, compiled.col_lb, compiled.col_ub,
                     compiled.row_lb, compiled.row_ub)
         self.start_basis = None  # the reference item's optimal basis, where items start
@@ -146,8 +147,8 @@ class _Item:
             **template.order_terms,
         })
 
-    def solve(self, lam: float, mu: float) -> Proposal | None:
-        """Solve at prices (lam, mu) from the item's last basis (cold the first time)."""
+    def solve(self, lam: float, mu: float) -> Proposal | str:
+        """Solve at prices (lam, mu) from the item's last basis; HiGHS's model status if not optimal."""
         t = self.template
         h = t.highs
         h.changeColsCost(len(t.col_index), t.col_index, self.cost - lam * self.capital - mu * self.short)
@@ -157,9 +158,12 @@ class _Item:
         start = self.basis if self.basis is not None else t.start_basis
         if start is not None:
             h.setBasis(start)
+        if t.time_limit is not None:  # HiGHS's clock runs over all solves of an instance (HiGHS #1331)
+            h.setOptionValue("time_limit", h.getRunTime() + float(t.time_limit))
         h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return None
+        status = h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            return h.modelStatusToString(status)
         self.basis = h.getBasis()
         xc = np.asarray(h.getSolution().col_value, float)
         x = np.zeros(t.n_cols)
@@ -202,10 +206,10 @@ class ItemSolver:
         self._reference = None if reference is None else item(reference)
         self.items = [item(p) for p in problems]
 
-    def price(self, lam: float, mu: float) -> list[Proposal | None]:
-        """Every item's proposal at prices (lam, mu), in item order (None where a solve failed)."""
+    def price(self, lam: float, mu: float) -> list[Proposal | str]:
+        """Every item's proposal at prices (lam, mu), in item order (HiGHS's status where not optimal)."""
         if self._reference is not None:  # first call: the start basis of the reference's shape
-            if self._reference.solve(0.0, 0.0) is not None:
+            if isinstance(self._reference.solve(0.0, 0.0), Proposal):
                 self._reference.template.start_basis = self._reference.basis
             self._reference = None
         return [item.solve(lam, mu) for item in self.items]

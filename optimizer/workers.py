@@ -85,7 +85,7 @@ class ItemPool:
             answers.append(value)
         return answers
 
-    def price(self, lam: float, mu: float) -> list[Proposal | None]:
+    def price(self, lam: float, mu: float) -> list[Proposal | str]:
         """Every item's proposal at prices (lam, mu), in item order."""
         if self._local is not None:
             return self._local.price(lam, mu)

@@ -64,3 +64,14 @@ def test_workers_below_one_is_a_one_line_error(write_config, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.endswith("command line: --workers: received 0; give 1 or more processes")
     assert not (tmp_path / "o").exists()
+
+
+def test_decomposition_out_of_time_exits_4(write_config, tmp_path, capsys):
+    # An item model that cannot finish within solver.time_limit is exit 4, nothing written.
+    from optimizer.cli import main
+
+    config = write_config(two_echelon(items=ITEMS, initial_state=STATE, constraints={"capital": {"budget": 650}},
+                                      solver={"decompose": "on", "time_limit": 1e-9}))
+    assert main(["run", str(config), "--out", str(tmp_path / "o")]) == 4
+    assert "no feasible plan within solver.time_limit=1e-09 s" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
