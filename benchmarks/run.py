@@ -144,9 +144,9 @@ def main(argv=None):
     if a.decompose in ("on", "both"):
         t0 = time.perf_counter()
         dsol = solve_decomposed(problem, workers=a.workers)
-        out.update(decomposed_s=time.perf_counter() - t0, decomposed_setup_s=dsol.timings_s["build"],
-                   decomposed_templates_s=dsol.timings_s["templates"],
-                   decomposed_rounds_s=dsol.timings_s["solve"], decomposed_objective=dsol.objective,
+        out.update(decomposed_s=time.perf_counter() - t0, decomposed_setup_s=dsol.timings_s.get("build"),
+                   decomposed_templates_s=dsol.timings_s.get("templates"),
+                   decomposed_rounds_s=dsol.timings_s.get("solve"), decomposed_objective=dsol.objective,
                    decomposed_status=dsol.status.value, decomposed_rounds=dsol.message)
         if "objective" in out and out["objective"]:
             out["decomposed_rel_diff"] = abs(dsol.objective - out["objective"]) / abs(out["objective"])
