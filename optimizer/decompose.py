@@ -76,7 +76,8 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     infeasibility diagnosis ``"capital"`` (expected capital) or ``"short"``
     (probability-weighted store units short over the service periods).
     ``workers`` processes solve the item models (the plan does not depend
-    on it).
+    on it). ``time_limit`` bounds each item solve, like each solve of the
+    whole model.
 
     Returns a :class:`~optimizer.solver.Solution` without ``x``: its
     ``figures`` (:class:`~optimizer.plan.PlanFigures`) hold the plan, and
@@ -88,8 +89,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
                     time_limit=time_limit, objective=objective)
     try:
         t1 = time.perf_counter()
-        deadline = None if time_limit is None else t0 + float(time_limit)
-        found = _column_generation(pool, problem, I, tol, max_rounds, deadline)
+        found = _column_generation(pool, problem, I, tol, max_rounds)
     finally:
         pool.close()
     t2 = time.perf_counter()
@@ -97,8 +97,6 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
         return found
     columns, rounds, (theta, lam, mu, _, slack), stopped = found
     if slack > 1e-6:
-        if stopped:
-            return Solution(SolveStatus.TIME_LIMIT_NO_SOLUTION, message="time limit before a feasible mix")
         return Solution(SolveStatus.INFEASIBLE, message="budget and service target cannot both be met")
     figures = _mix(columns, theta, I)
     figures.capital_dual = lam if problem.budget is not None else None
@@ -114,10 +112,10 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     return sol
 
 
-def _column_generation(pool, problem, I, tol, max_rounds, deadline):
+def _column_generation(pool, problem, I, tol, max_rounds):
     """Rounds of pricing and master solves: (columns, rounds, last master, stopped early), or a failed Solution.
 
-    Stops early (not proven optimal) after ``max_rounds`` or past ``deadline`` (perf_counter seconds).
+    Stops early (not proven optimal) after ``max_rounds``.
     """
     columns = []  # (item, Proposal)
     for i, p in enumerate(pool.price(0.0, 0.0)):
@@ -141,7 +139,7 @@ def _column_generation(pool, problem, I, tol, max_rounds, deadline):
             if reduced < -tol * max(1.0, abs(sigma[i])):
                 columns.append((i, p))
                 added += 1
-        stopped = rounds >= max_rounds or (deadline is not None and time.perf_counter() > deadline)
+        stopped = rounds >= max_rounds
         if not added or stopped:
             return columns, rounds, master, bool(added)
 
