@@ -80,7 +80,9 @@ class PlanFigures:
         Expected capital, and probability-weighted units short and demanded
         over the service periods (the fill-rate row).
     capital_dual, service_dual : float or None
-        Duals of the capital and service rows (None without the row).
+        Duals of the capital rows (summed) and, from the decomposition's
+        plain path, of the network fill-rate row (None without the row; read
+        from the whole model, the service rows' prices are in ``service_prices``).
     size : tuple of int
         Columns and rows of the whole model.
     capital_measured : float or None
