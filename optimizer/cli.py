@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
         "--decompose", choices=("auto", "on", "off"), default=None,
         help="solve item by item with priced budget and service rows (default: solver.decompose, auto)",
     )
+    r.add_argument("--workers", type=int, default=None,
+                   help="processes for the item models when decomposing (default: solver.workers, 1)")
     r.add_argument("--quiet", action="store_true", help="print nothing on success, show no progress")
     r.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     v = sub.add_parser(
@@ -248,7 +250,8 @@ def main(argv=None) -> int:
         if args.command == "run":
             from optimizer.run import run
 
-            plan = run(args.config, out=args.out, seed=args.seed, decompose=args.decompose, progress=progress)
+            plan = run(args.config, out=args.out, seed=args.seed, decompose=args.decompose, workers=args.workers,
+                       progress=progress)
             if not args.quiet:
                 print(_summary(plan, time.perf_counter() - start, args.out))
         elif args.command == "validate":

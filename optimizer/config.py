@@ -321,6 +321,8 @@ class Solver(_Model):
         "auto", description="Solve item by item with priced budget and service rows (optimizer/decompose.py); "
         "auto: when several items share a budget or a fill-rate target.",
     )
+    workers: int = Field(1, ge=1, description="Processes solving the decomposition's item models "
+                         "(optimizer/workers.py); the plan is the same for any number.")
 
 
 class Nightly(_Model):

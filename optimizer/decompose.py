@@ -20,10 +20,14 @@ price the item models: each re-solves :math:`\min f_i(x) - \lambda g_i(x) -
 reduced cost :math:`f - \lambda g - \mu u - \sigma_i` is negative joins the
 master; when none is, the mix :math:`\sum_k \theta_{ik} x_i^k` is optimal for
 the whole model (each item model is convex, so the mix is feasible), and
-:math:`-\lambda` is the shadow price of capital. Each item model is built in
-Pyomo and compiled into HiGHS once; only its costs change between rounds,
-so each re-solve starts from the last basis. Items are solved one after
-another; with 28 items and two linking rows this takes a few dozen rounds.
+:math:`-\lambda` is the shadow price of capital. Items of the same shape share
+one Pyomo model compiled into HiGHS, with each item's data swapped in
+(:mod:`optimizer.item_models`); each re-solve starts from the item's last
+basis. A round prices every item at the same prices, in parallel worker
+processes (:mod:`optimizer.workers`); with two linking rows the rounds number
+a few dozen. Each proposal keeps only the plan's figures, linear in its
+solution (:class:`~optimizer.plan.PlanFigures`), so the plan is the
+:math:`\theta`-mix of figures and the whole model is never built.
 
 Other rows that tie items are priced the same way, as a block of linking
 rows :math:`\sum_i A_i x_i \le b` with duals :math:`\nu \le 0`: capacities
@@ -31,8 +35,12 @@ rows :math:`\sum_i A_i x_i \le b` with duals :math:`\nu \le 0`: capacities
 measures, open-to-buy and a value-weighted fill rate. Each proposal carries
 its activity :math:`A_i x_i^k`, the master has one row per linking row, and
 each item model re-solves :math:`\min f_i(x) - \lambda g_i(x) - \mu u_i(x) -
-\nu^\top A_i x`; :math:`A_i` is read from the whole model's rows. Each item
-model keeps the capacities too (a relaxation: one item alone within the
+\nu^\top A_i x`. With such rows the whole model *is* built, for
+:math:`A_i` (read from its rows) and for the plan: proposals then keep
+their solution too, and the plan is read from the :math:`\theta`-mix of
+solutions in the whole model's columns (its capacity, capital-measure,
+open-to-buy and per-target figures are not linear in the solution). Each
+item model keeps the capacities too (a relaxation: one item alone within the
 shared capacity). Integer rules (case packs, MOQs, cycle service) break the
 convexity the mix relies on, and fill rates per item or item x store are
 rows of one item the master does not price:
@@ -45,36 +53,25 @@ from __future__ import annotations
 import dataclasses
 import time
 
-import highspy
 import numpy as np
 from scipy import sparse
 
-from optimizer.lp import column_vector
+from optimizer.item_models import item_problem
 from optimizer.model import Built, Problem, build_model
-from optimizer.solver import Solution, SolveStatus, _highs, compile_pyomo, cost_scale, load_arrays, solve_arrays
+from optimizer.plan import PlanFigures, plan_figures
+from optimizer.solver import Solution, SolveStatus, solve_arrays
+from optimizer.workers import ItemPool
 
-__all__ = ["solve_decomposed"]
+__all__ = ["solve_decomposed", "close_pool"]
 
 _BIG = 1e7  # cost of violating a linking row in the master (phase-one slack)
 
 
-def _item_problem(problem: Problem, i: int) -> Problem:
-    one = slice(i, i + 1)
-    return dataclasses.replace(
-        problem,
-        items=problem.items[one],
-        demand=problem.demand[:, one],
-        unit_cost=problem.unit_cost[one],
-        holding_cost=problem.holding_cost[one],
-        shortage_cost=problem.shortage_cost[one],
-        on_hand=problem.on_hand[one],
-        pipeline=problem.pipeline[one],
-        fixed_order=None if problem.fixed_order is None else problem.fixed_order[one],
-        fixed_target=None if problem.fixed_target is None else problem.fixed_target[one],
-        budget=None,
-        fill_rate=None,
-        open_to_buy=None,
-    )
+def _has_linking_rows(problem: Problem) -> bool:
+    """Whether rows other than the average budget and the network fill rate in units tie items."""
+    return any(np.isfinite(c).any() for c in problem.network.capacities().values()) or (
+        problem.budget is not None and problem.capital_measure != "average") or (
+        problem.fill_rate is not None and problem.service_weighting != "units") or problem.open_to_buy is not None
 
 
 def _linking_rows(whole: Built):
@@ -108,78 +105,26 @@ def _item_link(a_link, whole: Built, item: Built, i: int):
     return (a_link @ p).tocsr()
 
 
-class _ItemModel:
-    """One item's Pyomo model, compiled once into HiGHS and re-solved as its prices change."""
-
-    def __init__(self, built: Built, threads: int, time_limit, objective: str = "cost", link=None):
-        lp = built.lp
-        self.link = link  # its part of the linking rows (CSR, rows x its columns), or None
-        self.block_cols = built.cols  # kept; the programme's arrays are let go once compiled
-        self.n_cols = lp.n_cols
-        self.cost = lp.objective_vector()
-        self.const = lp.objective_constant
-        k = built.constants
-        self.capital = column_vector(lp.n_cols, k["cap_terms"])
-        self.capital_const = k["capital"]
-        w = built.problem.probability[None, None, None, :] * k["service_mask"][None, :, :, None]
-        self.short = column_vector(lp.n_cols, [(w, built.cols["short"])])
-        if objective == "capital":  # the least capital (diagnosis)
-            self.cost, self.const = self.capital.copy(), self.capital_const
-        elif objective == "short":  # the fewest units short (diagnosis)
-            self.cost, self.const = self.short.copy(), 0.0
-        compiled = compile_pyomo(lp.to_pyomo())
-        self.cols = compiled.cols  # compiled column k is programme column cols[k]
-        a = compiled.a_csc
-        self.highs = _highs(time_limit, threads)
-        self.scale = cost_scale(self.cost)
-        load_arrays(self.highs, self.cost[self.cols] * self.scale, a, compiled.col_lb, compiled.col_ub,
-                    compiled.row_lb, compiled.row_ub)
-        self.index = np.arange(a.shape[1], dtype=np.int32)
-
-    def priced(self, lam: float, mu: float, nu) -> np.ndarray:
-        """Its costs at prices lam (budget), mu (fill rate) and nu (linking rows)."""
-        priced = self.cost - lam * self.capital - mu * self.short
-        return priced if self.link is None else priced - self.link.T @ nu
-
-    def solve(self, lam: float, mu: float, nu=None) -> np.ndarray | None:
-        """The item's plan at prices (lam, mu, nu), as a vector over the programme's columns."""
-        priced = self.priced(lam, mu, nu)
-        self.highs.changeColsCost(len(self.index), self.index, priced[self.cols] * self.scale)
-        self.highs.run()
-        self.status = self.highs.getModelStatus()
-        if self.status != highspy.HighsModelStatus.kOptimal:
-            return None
-        x = np.zeros(self.n_cols)
-        x[self.cols] = np.asarray(self.highs.getSolution().col_value, float)
-        return x
-
-
-def _failed(model: _ItemModel, message: str, otherwise: SolveStatus) -> Solution:
-    """An item model's failed solve: out of time, or ``otherwise``."""
-    if model.status == highspy.HighsModelStatus.kTimeLimit:
-        return Solution(SolveStatus.TIME_LIMIT_NO_SOLUTION, message=f"{message} within the time limit")
-    return Solution(otherwise, message=f"{message} ({model.highs.modelStatusToString(model.status)})")
-
-
 def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0)):
     """Solve the restricted master: (theta, lam, mu, sigma, nu, slack used), or None if it fails."""
     n = len(columns)
-    item = np.array([c[0] for c in columns])
+    item = np.array([i for i, _ in columns])
     R = len(link_rhs)
     # Rows: 0 capital, 1 service, 2 + i convexity of item i, then the R linking rows; the
     # columns after the proposals are slacks, one per capital, service and linking row.
-    link = sparse.csc_matrix(np.column_stack([c[4] for c in columns])) if R else sparse.csc_matrix((0, n))
+    link = sparse.csc_matrix(np.column_stack([p.activity for _, p in columns])) if R else sparse.csc_matrix((0, n))
     rows = np.concatenate([np.zeros(n), np.ones(n), 2 + item, [0, 1], 2 + n_items + link.indices]).astype(int)
     cols = np.concatenate([np.arange(n), np.arange(n), np.arange(n), [n, n + 1],
                            np.repeat(np.arange(n), np.diff(link.indptr))])
-    vals = np.concatenate([[c[2] for c in columns], [c[3] for c in columns], np.ones(n), [-1.0, -1.0], link.data])
+    vals = np.concatenate([[p.capital for _, p in columns], [p.short for _, p in columns], np.ones(n), [-1.0, -1.0],
+                           link.data])
     a = sparse.csc_matrix((vals, (rows, cols)), shape=(2 + n_items + R, n + 2))
     if R:
         a = sparse.hstack([a, sparse.vstack([sparse.csc_matrix((2 + n_items, R)), -sparse.identity(R)])]).tocsc()
     lo = np.concatenate([[-np.inf, -np.inf], np.ones(n_items), np.full(R, -np.inf)])
     hi = np.concatenate([[np.inf if budget_rhs is None else budget_rhs, np.inf if short_rhs is None else short_rhs],
                          np.ones(n_items), link_rhs])
-    cost = np.concatenate([[c[1] for c in columns], [_BIG, _BIG], np.full(R, _BIG)])
+    cost = np.concatenate([[p.cost for _, p in columns], [_BIG, _BIG], np.full(R, _BIG)])
     sol = solve_arrays(cost, a, np.zeros(n + 2 + R), np.full(n + 2 + R, np.inf), lo, hi)
     if sol.status != SolveStatus.OPTIMAL or sol.row_duals is None:
         return None
@@ -188,113 +133,185 @@ def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0)):
 
 
 def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol: float = 1e-6, max_rounds: int = 500,
-                     objective: str = "cost", pool: dict | None = None):
-    """Solve ``problem`` by pricing its budget and service rows (see module docstring).
+                     objective: str = "cost", workers: int = 1, solution: bool = False,
+                     pool: dict | None = None) -> Solution:
+    """Solve ``problem`` by pricing its linking rows (see module docstring).
 
     ``objective`` is what is minimised: ``"cost"`` (the plan), or for the
     infeasibility diagnosis ``"capital"`` (expected capital) or ``"short"``
     (probability-weighted store units short over the service periods).
+    ``workers`` processes solve the item models (the plan does not depend
+    on it).
 
-    ``time_limit`` bounds each HiGHS solve and, checked after each round, the
-    rounds in all (building excluded): past it the current combination is
-    returned with status ``TIME_LIMIT`` if it meets the linking rows, else
-    ``TIME_LIMIT_NO_SOLUTION`` (exit code 4), as is an item solve that runs out.
+    ``time_limit`` (seconds) bounds each item solve and, checked after each
+    round, the rounds in all (building excluded): past it the current
+    combination is returned with status ``TIME_LIMIT`` if it meets the
+    linking rows, else ``TIME_LIMIT_NO_SOLUTION`` (exit code 4), as is an
+    item solve that runs out.
 
-    ``pool``, a dict owned by the caller, keeps the compiled item models and
-    every proposal between calls that differ only in ``budget`` and
-    ``fill_rate`` (the points of a frontier): both are right-hand sides of
+    ``pool``, a dict owned by the caller, keeps the item models (and their
+    workers) and every proposal between calls that differ only in ``budget``
+    and ``fill_rate`` (the points of a frontier): both are right-hand sides of
     the master, so a later call builds nothing and starts from all earlier
-    proposals. Pass an empty dict on the first call.
+    proposals. Pass an empty dict on the first call, and
+    :func:`close_pool` it when done.
 
-    Returns ``(built, solution)`` like the monolithic path: ``built`` is the
-    whole model's programme (built for its indices, not solved) and the
-    solution's ``x`` is in its column order; ``row_duals`` holds the master's
-    prices at the capital and service rows (0 elsewhere).
-
-    ``time_limit`` (seconds) bounds each item solve and the whole: rounds
-    stop once it has passed, and if the master's mix already meets both
-    linking rows it is returned as the best plan found (``TIME_LIMIT``),
-    otherwise ``TIME_LIMIT_NO_SOLUTION``.
+    Returns a :class:`~optimizer.solver.Solution` whose ``figures``
+    (:class:`~optimizer.plan.PlanFigures`) hold the plan, with the master's
+    prices at the linking rows. With linking rows beyond the average budget
+    and the network fill rate in units, or with ``solution`` (the nightly's
+    exceptions and supplier feeds read the whole solution), the whole model
+    is built: ``built`` is it and ``x`` the mix in its columns; otherwise
+    both are None.
     """
     t0 = time.perf_counter()
     I = len(problem.items)
     if pool:
-        whole, items = dataclasses.replace(pool["whole"], problem=problem), pool["items"]
-        blocks, a_link, link_rhs = pool["link"]
+        whole, item_cols, blocks, link_rhs, items, columns = (pool[k] for k in (
+            "whole", "item_cols", "blocks", "link_rhs", "items", "columns"))
+        if whole is not None:
+            whole = dataclasses.replace(whole, problem=problem)
     else:
-        # Pooled: both linking rows, so that later calls may set either.
+        problems = [item_problem(problem, i) for i in range(I)]
+        # Pooled: the whole model with both rows, so that later calls may set either.
         rows = dict(budget=np.inf, fill_rate=0.0) if pool is not None else {}
-        whole = build_model(dataclasses.replace(problem, **rows))
-        whole.problem = problem
-        blocks, a_link, link_rhs = _linking_rows(whole)
-        items = []
-        for i in range(I):
-            item = build_model(_item_problem(problem, i))
-            items.append(_ItemModel(item, threads, time_limit, objective, _item_link(a_link, whole, item, i)))
+        whole = build_model(dataclasses.replace(problem, **rows)) if solution or _has_linking_rows(problem) else None
+        if whole is not None:
+            whole.problem = problem
+        blocks, a_link, link_rhs = _linking_rows(whole) if whole is not None else ([], None, np.empty(0))
+        links = item_cols = None
+        if whole is not None:
+            built = [build_model(p) for p in problems]  # for their columns' places only
+            links = None if a_link is None else [_item_link(a_link, whole, item, i) for i, item in enumerate(built)]
+            item_cols = [item.cols for item in built]
+            del built
+        items = ItemPool(problems, links=links, keep_x=whole is not None, workers=workers, threads=threads,
+                         time_limit=time_limit, objective=objective)
+        columns = []
         if pool is not None:
-            pool.update(whole=whole, items=items, link=(blocks, a_link, link_rhs), columns=[], solutions=[])
+            pool.update(whole=whole, item_cols=item_cols, blocks=blocks, link_rhs=link_rhs, items=items,
+                        columns=columns)
+    try:
+        t1 = time.perf_counter()
+        found = _column_generation(items, problem, link_rhs, tol, max_rounds, time_limit, columns)
+    finally:
+        if pool is None:
+            items.close()
+    t2 = time.perf_counter()
+    if isinstance(found, Solution):
+        return found
+    columns, rounds, (theta, lam, mu, _, nu, slack), budget_row, service_row, added, out_of_time = found
+    if slack > 1e-6:
+        if added and out_of_time:
+            return Solution(SolveStatus.TIME_LIMIT_NO_SOLUTION, message=f"time limit after {rounds} rounds")
+        return Solution(SolveStatus.INFEASIBLE, message="the budget, service target and limits cannot all be met")
+    if whole is None:
+        figures = _mix(columns, theta, I)
+        figures.capital_dual = lam if budget_row else None
+        figures.service_dual = mu if service_row else None
+        figures.size = (items.size[0], items.size[1] + budget_row + service_row)
+    else:
+        x, figures = _mixed_solution(whole, item_cols, columns, theta, blocks,
+                                     (lam if budget_row else None, mu if service_row else None, nu))
+    # Stopped by the time limit (or max_rounds) with proposals still improving: the master's
+    # plan meets the linking rows (slack 0) and is the best found, not proven optimal.
+    status = SolveStatus.TIME_LIMIT if added else SolveStatus.OPTIMAL
+    sol = Solution(status, objective=float(sum(th * p.cost for (_, p), th in zip(columns, theta))),
+                   message=f"{rounds} rounds, {len(columns)} proposals, {items.workers} workers")
+    sol.figures = figures
+    if whole is not None:
+        sol.built, sol.x = whole, x
+    # "templates": seconds of Pyomo build and compile, once per shape and worker (inside "build").
+    sol.timings_s = {"build": t1 - t0, "handover": 0.0, "solve": t2 - t1, "extract": time.perf_counter() - t2,
+                     "templates": items.template_s}
+    return sol
+
+
+def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, columns):
+    """Rounds of pricing and master solves, or a failed Solution: (columns, rounds, last master,
+    whether the budget and service rows are in the master, proposals still added, out of time).
+
+    ``columns`` (item, Proposal) are the proposals so far, extended in place; when empty,
+    every item is first priced at zero prices. Stops early (not proven optimal) after
+    ``max_rounds`` or once ``time_limit`` has passed.
+    """
     t1 = time.perf_counter()
-    cap_const = sum(m.capital_const for m in items)
-    budget_rhs = None if problem.budget is None or problem.capital_measure != "average" else problem.budget - cap_const
-    short_rhs = (None if problem.fill_rate is None or problem.service_weighting != "units"
-                 else (1.0 - problem.fill_rate) * whole.constants["service_demand"])
-    columns, solutions = (pool["columns"], pool["solutions"]) if pool is not None else ([], [])
-
-    def propose(i, x):
-        m = items[i]
-        activity = np.empty(0) if m.link is None else m.link @ x
-        columns.append((i, float(m.cost @ x + m.const), float(m.capital @ x), float(m.short @ x), activity))
-        solutions.append(x)
-
-    lam = mu = 0.0
     nu = np.zeros(len(link_rhs))
-    for i, m in enumerate(items if not columns else ()):
-        x = m.solve(0.0, 0.0, nu)
-        if x is None:
-            return whole, _failed(m, f"item {problem.items[i]} has no plan", SolveStatus.INFEASIBLE)
-        propose(i, x)
+    for i, p in enumerate(pool.price(0.0, 0.0, nu) if not columns else ()):
+        if isinstance(p, str):
+            return _failed(problem.items[i], "has no plan", p, SolveStatus.INFEASIBLE)
+        columns.append((i, p))
+    # A proposal's capital includes its item's constant, so the budget is the row's bound as it is.
+    budget_rhs = None if problem.budget is None or problem.capital_measure != "average" else problem.budget
+    service_demand = sum(p.figures.service_demand for _, p in columns[: len(problem.items)])  # one per item
+    short_rhs = (None if problem.fill_rate is None or problem.service_weighting != "units"
+                 else (1.0 - problem.fill_rate) * service_demand)
     rounds = 0
     while True:
         rounds += 1
-        master = _master(columns, budget_rhs, short_rhs, I, link_rhs)
+        master = _master(columns, budget_rhs, short_rhs, len(problem.items), link_rhs)
         if master is None:
-            return whole, Solution(SolveStatus.ERROR, message="master problem failed")
-        theta, lam, mu, sigma, nu, slack = master
+            return Solution(SolveStatus.ERROR, message="master problem failed")
+        _, lam, mu, sigma, nu, _ = master
         added = 0
-        for i, m in enumerate(items):
-            x = m.solve(lam, mu, nu)
-            if x is None:
-                return whole, _failed(m, f"item {problem.items[i]} failed to re-solve", SolveStatus.ERROR)
-            reduced = m.priced(lam, mu, nu) @ x + m.const - sigma[i]
+        for i, p in enumerate(pool.price(lam, mu, nu)):
+            if isinstance(p, str):
+                return _failed(problem.items[i], "failed to re-solve", p, SolveStatus.ERROR)
+            reduced = p.cost - lam * p.capital - mu * p.short - nu @ p.activity - sigma[i]
             if reduced < -tol * max(1.0, abs(sigma[i])):
-                propose(i, x)
+                columns.append((i, p))
                 added += 1
         out_of_time = time_limit is not None and time.perf_counter() - t1 > time_limit  # solving, not building
         if not added or rounds >= max_rounds or out_of_time:
-            break
-    t2 = time.perf_counter()
-    if slack > 1e-6:
-        if added and out_of_time:
-            return whole, Solution(SolveStatus.TIME_LIMIT_NO_SOLUTION, message=f"time limit after {rounds} rounds")
-        return whole, Solution(SolveStatus.INFEASIBLE, message="the budget, service target and limits cannot all be met")
-    x = np.zeros(whole.lp.n_cols)
-    for (i, *_), xi, th in zip(columns, solutions, theta):
+            return columns, rounds, master, budget_rhs is not None, short_rhs is not None, bool(added), out_of_time
+
+
+def _failed(item, what: str, status: str, otherwise: SolveStatus) -> Solution:
+    """The decomposition's outcome when an item model ends with HiGHS status ``status``:
+    out of time, or ``otherwise``."""
+    if status == "Time limit reached":
+        return Solution(SolveStatus.TIME_LIMIT_NO_SOLUTION, message=f"item {item} {what} within the time limit")
+    return Solution(otherwise, message=f"item {item} {what} ({status})")
+
+
+def _mix(columns, theta, I) -> PlanFigures:
+    """The plan's figures: each item's proposals mixed by theta, items stacked in order."""
+    per_item = [dict() for _ in range(I)]
+    capital = short = demand = 0.0
+    for (i, p), th in zip(columns, theta):
         if th <= 0:
             continue
-        sub = items[i].block_cols
-        for name, cols in whole.cols.items():
-            x[cols[i]] += th * xi[sub[name][0]]
+        for name, v in p.figures.per_item().items():
+            per_item[i][name] = per_item[i].get(name, 0.0) + th * v
+        capital += th * p.capital
+        short += th * p.short
+    for i, p in columns[:I]:  # the first proposal of each item, in item order
+        demand += p.figures.service_demand
+    stacked = {name: np.concatenate([d[name] for d in per_item]) for name in per_item[0]}
+    return PlanFigures(**stacked, capital_used=capital, service_short=short, service_demand=demand)
+
+
+def _mixed_solution(whole: Built, item_cols, columns, theta, blocks, prices) -> tuple[np.ndarray, PlanFigures]:
+    """The plan's solution and figures read from the whole model at the theta-mix of the proposals' solutions
+    (``item_cols[i]``: item i's columns in its own model), with the master's prices (lam, mu,
+    nu) at the budget, service and linking rows."""
+    x = np.zeros(whole.lp.n_cols)
+    for (i, p), th in zip(columns, theta):
+        if th > 0:
+            for name, cols in whole.cols.items():
+                x[cols[i]] += th * p.x[item_cols[i][name][0]]
+    lam, mu, nu = prices
     duals = np.zeros(whole.lp.n_rows)
-    if budget_rhs is not None:
+    if lam is not None:
         duals[whole.rows["capital"]] = lam
-    if short_rhs is not None:
+    if mu is not None:
         duals[whole.rows["service"]] = mu
     if blocks:
         duals[np.concatenate([np.arange(b.start, b.start + b.size) for b in blocks])] = nu
-    objective = float(sum(th * c[1] for c, th in zip(columns, theta)))
-    # Stopped by the time limit (or max_rounds) with proposals still improving: the master's
-    # plan meets both rows (slack 0) and is the best found, not proven optimal.
-    status = SolveStatus.TIME_LIMIT if added else SolveStatus.OPTIMAL
-    sol = Solution(status, objective=objective, x=x, row_duals=duals, message=f"{rounds} rounds, {len(columns)} proposals")
-    sol.timings_s = {"build": t1 - t0, "handover": 0.0, "solve": t2 - t1, "extract": time.perf_counter() - t2}
-    return whole, sol
+    return x, plan_figures(whole, x, duals)
+
+
+def close_pool(pool: dict) -> None:
+    """Stop the workers a ``pool`` of :func:`solve_decomposed` keeps (idempotent)."""
+    if pool:
+        pool["items"].close()

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.config import load_config
-from optimizer.decompose import solve_decomposed
+from optimizer.decompose import close_pool, solve_decomposed
 from optimizer.errors import InfeasibleError, InputError
 from optimizer.inputs import initial_state, prepare
 from optimizer.model import Problem
@@ -89,13 +89,20 @@ class _Frontier:
 
     def _solve(self, objective, budget, fill_rate):
         t0 = time.perf_counter()
-        built, sol = solve_decomposed(
+        sol = solve_decomposed(
             dataclasses.replace(self.problem, budget=budget, fill_rate=fill_rate), objective=objective,
-            pool=self.pools[objective], threads=self.config.solver.threads, time_limit=self.config.solver.time_limit,
+            pool=self.pools[objective], solution=True, workers=self.config.solver.workers,
+            threads=self.config.solver.threads, time_limit=self.config.solver.time_limit,
         )
+        built = sol.built
         self.seconds.append({"objective": objective, "budget": budget, "fill_rate": fill_rate,
                              "seconds": time.perf_counter() - t0, "rounds": sol.message})
         return built, sol
+
+    def close(self) -> None:
+        """Stop the item models' workers."""
+        for pool in self.pools.values():
+            close_pool(pool)
 
     def least_capital(self, fill_rate) -> float | None:
         """:math:`\\underline B(\\beta)`: the least expected capital of a plan meeting ``fill_rate`` (None: none does)."""
@@ -194,17 +201,20 @@ def frontier(config_path, out=None, *, budgets=None, points: int | None = None, 
         fresh = _demand(inputs, fresh_set)
     timings = {"prepare": time.perf_counter() - t_start}
     solver = _Frontier(problem, config, fresh)
-    if points is not None:
-        low = solver.least_capital(problem.fill_rate)
-        high = solver.unconstrained_capital()
-        if low is None or high is None:
-            raise InfeasibleError(f"the fill-rate target {problem.fill_rate:g} cannot be met at any budget; "
-                                  "lower it (echelon run says the best reachable)")
-        budgets += list(np.linspace(low * (1 + _NUDGE), max(high, low * (1 + _NUDGE)), points))
-    rows = [solver.point("budget", b, problem.fill_rate) for b in budgets]
-    for f in fill_rates:
-        least = solver.least_capital(f)
-        rows.append(solver.point("fill_rate", None if least is None else least * (1 + _NUDGE), f))
+    try:
+        if points is not None:
+            low = solver.least_capital(problem.fill_rate)
+            high = solver.unconstrained_capital()
+            if low is None or high is None:
+                raise InfeasibleError(f"the fill-rate target {problem.fill_rate:g} cannot be met at any budget; "
+                                      "lower it (echelon run says the best reachable)")
+            budgets += list(np.linspace(low * (1 + _NUDGE), max(high, low * (1 + _NUDGE)), points))
+        rows = [solver.point("budget", b, problem.fill_rate) for b in budgets]
+        for f in fill_rates:
+            least = solver.least_capital(f)
+            rows.append(solver.point("fill_rate", None if least is None else least * (1 + _NUDGE), f))
+    finally:
+        solver.close()
     frame = pd.DataFrame(rows, columns=list(FRONTIER_COLUMNS))
     frame = frame.sort_values(["kind", "budget"], kind="mergesort", na_position="last").reset_index(drop=True)
     timings["points"] = solver.seconds

@@ -213,7 +213,8 @@ def _nightly(config, config_path, store, out, row, start, time_limit, auto_appro
             raise TimeLimitError(f"the time limit of {time_limit:g} s ran out before the solve "
                                  f"(forecast took {timings['forecast']:.0f} s); raise --time-limit")
         config = _with(config, "solver", time_limit=left)
-    solved = solve_plan(config, config_path, inputs, table, period_dates, on_hand, pipeline, seed, timings)
+    solved = solve_plan(config, config_path, inputs, table, period_dates, on_hand, pipeline, seed, timings,
+                        solution=True)
     plan = solved.plan
     if plan.kpis["status"] == "time_limit":
         event("time limit reached: this is the best plan found, not proven optimal", level=30,

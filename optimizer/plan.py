@@ -9,7 +9,7 @@ import pandas as pd
 
 from optimizer.model import Built
 
-__all__ = ["Plan", "extract_plan"]
+__all__ = ["Plan", "PlanFigures", "assemble_plan", "extract_plan", "plan_figures"]
 
 _DECIMALS = 4  # quantities and money are written rounded, so reruns are byte-identical
 
@@ -54,25 +54,146 @@ def _round(a):
     return out + 0.0  # no "-0.0" in the files
 
 
-def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, objective: float, period_dates=None) -> Plan:
-    """Turn the solution vector into tables and KPIs (see :class:`Plan`)."""
+@dataclass
+class PlanFigures:
+    """What a plan is read from: per-item arrays, linear in the solution.
+
+    Every array has the item axis first (I items, N stock points, K DC-fed
+    points, J stores). Being linear in the solution vector, the figures of
+    a mix of solutions are the mix of their figures, which is how the
+    decomposition assembles a plan without the whole model's columns.
+
+    Attributes
+    ----------
+    target, orders0 : ndarray (I, N)
+        Target stock positions; tonight's orders (the same in every scenario).
+    ship0 : ndarray (I, K)
+        Tonight's DC-to-store shipments.
+    expected_short, expected_demand : ndarray (I, J)
+        Expected store units short and demanded over the service periods.
+    dc_shipped, dc_due : ndarray (I, N)
+        Expected units a DC shipped, and shipped plus owed, over the horizon.
+    holding, shortage, dc_backlog, held_back : ndarray (I,)
+        Expected cost parts (``held_back``: owed at capacity-bound,
+        supplier-fed points, the capacity backlog).
+    capital_used, service_short, service_demand : float
+        Expected capital, and probability-weighted units short and demanded
+        over the service periods (the fill-rate row).
+    capital_dual, service_dual : float or None
+        Duals of the capital rows (summed) and, from the decomposition's
+        plain path, of the network fill-rate row (None without the row; read
+        from the whole model, the service rows' prices are in ``service_prices``).
+    size : tuple of int
+        Columns and rows of the whole model.
+    capital_measured : float or None
+        Capital used under a peak or per-scenario measure (None for the average).
+    service_prices, rules : dict or None, dict
+        Figures read from the whole model's rows (not linear in the
+        solution; empty for the decomposition's plain path): the prices of
+        each fill-rate target, and the optional rules' figures
+        (capacities, open-to-buy, cycle service).
+    """
+
+    target: np.ndarray
+    ship0: np.ndarray
+    orders0: np.ndarray
+    expected_short: np.ndarray
+    expected_demand: np.ndarray
+    dc_shipped: np.ndarray
+    dc_due: np.ndarray
+    holding: np.ndarray
+    shortage: np.ndarray
+    dc_backlog: np.ndarray
+    held_back: np.ndarray
+    capital_used: float = 0.0
+    service_short: float = 0.0
+    service_demand: float = 0.0
+    capital_dual: float | None = None
+    service_dual: float | None = None
+    size: tuple = (0, 0)
+    capital_measured: float | None = None
+    service_prices: dict | None = None
+    rules: dict = field(default_factory=dict)
+
+    _PER_ITEM = ("target", "ship0", "orders0", "expected_short", "expected_demand", "dc_shipped", "dc_due",
+                 "holding", "shortage", "dc_backlog", "held_back")
+
+    def per_item(self) -> dict:
+        return {name: getattr(self, name) for name in self._PER_ITEM}
+
+
+def plan_figures(built: Built, x: np.ndarray, row_duals: np.ndarray | None = None) -> PlanFigures:
+    """Read the figures of :class:`PlanFigures` from a solution of ``built``."""
     pr = built.problem
     net = pr.network
-    S, I, N, J, T = pr.shape
     cols, k = built.cols, built.constants
     pi = pr.probability
-    target = x[cols["target"]]  # (I, N)
     ship = x[cols["ship"]]  # (I, K, T, S)
-    on_hand = x[cols["on_hand"]]  # (I, N, T, S)
-    short = x[cols["short"]]  # (I, J, T, S)
     owed = x[cols["owed"]]  # (I, K, T, S)
+    mask = k["service_mask"]  # (J, T)
+    fed_pos = {n: i for i, n in enumerate(net.dc_fed)}
+    shipped = np.zeros(pr.holding_cost.shape)
+    due = np.zeros(pr.holding_cost.shape)
+    for n in range(len(net.nodes)):
+        kids = [fed_pos[c] for c in np.flatnonzero(net.parent == n)]
+        if net.kinds[n] == "dc" and kids:
+            shipped[:, n] = np.einsum("ikts,s->i", ship[:, kids], pi)
+            due[:, n] = shipped[:, n] + np.einsum("ikts,s->i", owed[:, kids], pi)
+    short = x[cols["short"]]
+    n_dc_fed = len(net.dc_fed)  # the shipped stock points after these are capacity-bound, supplier-fed
+    whole = built.lp is not None  # else an item model's context in the decomposition (no rows)
+    capital_used, _ = capital_and_fill(built, x)
+    exp_short = np.einsum("ijts,s,jt->ij", short, pi, mask)
+    exp_dem = np.einsum("sijt,s,jt->ij", pr.demand, pi, mask)
+    capital_dual = capital_measured = service_prices = None
+    if whole and row_duals is not None and "capital" in built.rows:
+        block = built.lp.constraints["capital"]
+        capital_dual = float(np.sum(row_duals[block.start : block.start + block.size]))
+    if whole and pr.budget is not None and pr.capital_measure != "average":
+        block = built.lp.constraints["capital"]
+        capital_measured = float(pr.budget + np.max(_row_activity(block, x).ravel() - block.rhs))
+    if whole and row_duals is not None and "service" in built.rows:
+        store_fill = np.where(exp_dem > 0, 1.0 - exp_short / np.where(exp_dem > 0, exp_dem, 1.0), 1.0)
+        service_prices = _service_prices(built, row_duals, store_fill, exp_dem)
+    return PlanFigures(
+        target=x[cols["target"]],
+        ship0=ship[:, :, 0, 0],
+        orders0=_orders(built, x)[:, :, 0, 0],  # tonight's, the same in every scenario
+        expected_short=exp_short,
+        expected_demand=exp_dem,
+        dc_shipped=shipped,
+        dc_due=due,
+        holding=np.einsum("ints,in,s->i", x[cols["on_hand"]], pr.holding_cost, pi),
+        shortage=np.einsum("ijts,i,s->i", short, pr.shortage_cost, pi),
+        dc_backlog=np.einsum("ikts,i,s->i", owed[:, :n_dc_fed], pr.shortage_cost, pi),
+        held_back=np.einsum("ikts,i,s->i", owed[:, n_dc_fed:], pr.shortage_cost, pi),
+        capital_used=capital_used,
+        service_short=float(np.einsum("ijts,s,jt->", short, pi, mask)),
+        service_demand=k["service_demand"],
+        capital_dual=capital_dual,
+        service_dual=None,  # the service rows' prices are in service_prices
+        size=(built.lp.n_cols, built.lp.n_rows) if whole else (0, 0),
+        capital_measured=capital_measured,
+        service_prices=service_prices,
+        rules=_rule_figures(built, x, row_duals, short) if whole else {},
+    )
 
-    orders0 = _orders(built, x)[:, :, 0, 0]  # tonight's, the same in every scenario
+
+def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, objective: float, period_dates=None) -> Plan:
+    """Turn the solution vector into tables and KPIs (see :class:`Plan`)."""
+    return assemble_plan(built.problem, plan_figures(built, x, row_duals), objective, period_dates)
+
+
+def assemble_plan(pr, f: PlanFigures, objective: float, period_dates=None) -> Plan:
+    """Tables and KPIs of a plan from its figures (``pr`` the whole :class:`~optimizer.model.Problem`)."""
+    net = pr.network
+    N = len(net.nodes)
+    target, orders0 = f.target, f.orders0
     fed_pos = {n: i for i, n in enumerate(net.dc_fed)}
     rows = []
     for i, item in enumerate(pr.items):
         for n, node in enumerate(net.nodes):
-            qty = ship[i, fed_pos[n], 0, 0] if n in fed_pos else orders0[i, n]
+            qty = f.ship0[i, fed_pos[n]] if n in fed_pos else orders0[i, n]
             if qty > 10 ** -_DECIMALS:
                 rows.append((item, net.source[n], node, qty, qty * pr.unit_cost[i], int(net.lead_time[n])))
     tonight = pd.DataFrame(rows, columns=["item", "source", "destination", "quantity", "value", "arrives"])
@@ -84,24 +205,16 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
         tonight["arrival_date"] = [(dates[0] + a * step).date().isoformat() for a in tonight["arrives"]]
 
     # Stock positions, today and after tonight's orders.
-    children_orders = np.zeros((I, N))
+    children_orders = np.zeros_like(orders0)
     for n in range(N):
         p = net.parent[n]
         if p >= 0:
             children_orders[:, p] += orders0[:, n]
-    mask = k["service_mask"]  # (J, T)
-    exp_short = np.einsum("ijts,s,jt->ij", short, pi, mask)
-    exp_dem = np.einsum("sijt,s,jt->ij", pr.demand, pi, mask)
-    store_fill = np.where(exp_dem > 0, 1.0 - exp_short / np.where(exp_dem > 0, exp_dem, 1.0), 1.0)
+    exp_dem = f.expected_demand
+    store_fill = np.where(exp_dem > 0, 1.0 - f.expected_short / np.where(exp_dem > 0, exp_dem, 1.0), 1.0)
     # A DC's fill rate: of the units due to its stores each period (owed from before plus
     # new orders), the share shipped that period, sum(ship) / sum(ship + owed).
-    dc_fill = np.ones((I, N))
-    for n in range(N):
-        kids = [fed_pos[c] for c in np.flatnonzero(net.parent == n)]
-        if net.kinds[n] == "dc" and kids:
-            shipped = np.einsum("ikts,s->i", ship[:, kids], pi)
-            due = shipped + np.einsum("ikts,s->i", owed[:, kids], pi)
-            dc_fill[:, n] = np.where(due > 0, shipped / np.where(due > 0, due, 1.0), 1.0)
+    dc_fill = np.where(f.dc_due > 0, f.dc_shipped / np.where(f.dc_due > 0, f.dc_due, 1.0), 1.0)
     store_pos = {n: j for j, n in enumerate(net.stores)}
     pos_rows = []
     for i, item in enumerate(pr.items):
@@ -117,30 +230,28 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
         positions[c] = _round(positions[c])
 
     # Costs and KPIs.
-    holding = float(np.einsum("ints,in,s->", on_hand, pr.holding_cost, pi))
-    shortage = float(np.einsum("ijts,i,s->", short, pr.shortage_cost, pi))
-    n_dc_fed = len(net.dc_fed)  # the shipped stock points after these are capacity-bound, supplier-fed
-    dc_backlog = float(np.einsum("ikts,i,s->", owed[:, :n_dc_fed], pr.shortage_cost, pi))
-    held_back = float(np.einsum("ikts,i,s->", owed[:, n_dc_fed:], pr.shortage_cost, pi))
+    holding, shortage = float(f.holding.sum()), float(f.shortage.sum())
+    dc_backlog, held_back = float(f.dc_backlog.sum()), float(f.held_back.sum())
     transport = float(objective - holding - shortage - dc_backlog - held_back)
-    capital_used, fill_rate = capital_and_fill(built, x)
+    fill_rate = 1.0 - f.service_short / f.service_demand if f.service_demand > 0 else 1.0
     # A budget or target the solve did not need as a row was slack: its price is 0.
-    capital = {"budget": pr.budget, "used": capital_used, "shadow_price": None if pr.budget is None else 0.0}
+    capital = {"budget": pr.budget, "used": f.capital_used, "shadow_price": None if pr.budget is None else 0.0}
     service = {
         "target": pr.fill_rate,
-        "expected_fill_rate": fill_rate,
+        "expected_fill_rate": float(fill_rate),
         "shadow_price_per_point": None if pr.fill_rate is None else 0.0,
     }
-    if row_duals is not None and "capital" in built.rows:
+    if f.capital_dual is not None:
         # Value of one more unit of capital: the cost saved, -dz/dB (summed over the budget's rows).
-        capital["shadow_price"] = float(-np.sum(row_duals[built.rows["capital"]])) + 0.0
-    if pr.budget is not None and pr.capital_measure != "average":
+        capital["shadow_price"] = -f.capital_dual + 0.0
+    if f.capital_measured is not None:
         # Used under the configured measure: the largest period (peak) or scenario (per_scenario).
-        block = built.lp.constraints["capital"]
-        capital.update(measure=pr.capital_measure, expected_average=capital_used,
-                       used=float(pr.budget + np.max(_row_activity(block, x).ravel() - block.rhs)))
-    if row_duals is not None and "service" in built.rows:
-        service.update(_service_prices(built, row_duals, store_fill, exp_dem))
+        capital.update(measure=pr.capital_measure, expected_average=f.capital_used, used=f.capital_measured)
+    if f.service_prices is not None:
+        service.update(f.service_prices)
+    elif f.service_dual is not None:
+        # Raising the target by 0.01 lowers the row's right-hand side by 0.01 x expected demand.
+        service["shadow_price_per_point"] = -f.service_dual * 0.01 * f.service_demand + 0.0
     kpis = {
         "expected_cost": objective,
         "cost_breakdown": {"holding": holding, "shortage": shortage, "dc_backlog": dc_backlog,
@@ -149,7 +260,12 @@ def extract_plan(built: Built, x: np.ndarray, row_duals: np.ndarray | None, obje
         "service": service,
         "orders_value": float(tonight["value"].sum()),
     }
-    kpis.update(_rule_figures(built, x, row_duals, short, tonight))
+    kpis.update(f.rules)
+    if "open_to_buy" in f.rules:  # tonight's supplier orders, as written
+        source_is_supplier = tonight["source"].isin({net.source[n] for n in np.flatnonzero(net.parent < 0)})
+        otb = f.rules["open_to_buy"]
+        kpis["open_to_buy"] = {"limit": otb["limit"], "used": float(tonight.loc[source_is_supplier, "value"].sum()),
+                               "shadow_price": otb["shadow_price"]}
     return Plan(tonight, positions, kpis)
 
 
@@ -182,8 +298,9 @@ def _service_prices(built: Built, row_duals: np.ndarray, store_fill: np.ndarray,
     return {"level": pr.service_level, "shadow_price_per_point": float(price.sum()), "binding_targets": targets}
 
 
-def _rule_figures(built: Built, x: np.ndarray, row_duals, short: np.ndarray, tonight: pd.DataFrame) -> dict:
-    """kpis.json figures of the optional rules: capacities, open-to-buy, cycle service."""
+def _rule_figures(built: Built, x: np.ndarray, row_duals, short: np.ndarray) -> dict:
+    """kpis.json figures of the optional rules: capacities, open-to-buy (its limit and price;
+    :func:`assemble_plan` adds tonight's value), cycle service."""
     pr, out = built.problem, {}
     caps = pr.network.capacities()
     if built.rows["capacity"]:
@@ -199,9 +316,8 @@ def _rule_figures(built: Built, x: np.ndarray, row_duals, short: np.ndarray, ton
             "shadow_price": price,
         })
     if "open_to_buy" in built.rows:
-        source_is_supplier = tonight["source"].isin({pr.network.source[n] for n in np.flatnonzero(pr.network.parent < 0)})
         r = built.rows["open_to_buy"]
-        out["open_to_buy"] = {"limit": pr.open_to_buy, "used": float(tonight.loc[source_is_supplier, "value"].sum()),
+        out["open_to_buy"] = {"limit": pr.open_to_buy,
                               "shadow_price": None if row_duals is None else float(-row_duals[r]) + 0.0}
     if pr.cycle_service is not None:
         mask = built.constants["service_mask"]  # (J, T)
@@ -221,7 +337,8 @@ def capital_and_fill(built: Built, x: np.ndarray) -> tuple[float, float]:
 
 
 def _orders(built: Built, x: np.ndarray) -> np.ndarray:
-    """Orders o_{ints} of every stock point, period and scenario, (I, N, T, S)."""
+    """Orders o_{ints} of every stock point, period and scenario, (I, N, T, S) (an item model's
+    context in the decomposition keeps tonight's only, T = S = 1)."""
     k = built.constants
     c = k["order_cols"]
     v = np.where(c >= 0, x[np.maximum(c, 0)], 0.0)

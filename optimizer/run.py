@@ -24,7 +24,7 @@ from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model, tonight_purchase_value
 from optimizer.numerics import check_demand
 from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
-from optimizer.plan import Plan, capital_and_fill, extract_plan
+from optimizer.plan import Plan, assemble_plan, capital_and_fill, plan_figures
 from optimizer.progress import Progress
 from optimizer.report import forecast_frame, recent_sales, render_report
 from optimizer.simulate import simulate_policy, stock_percentiles, summarise
@@ -127,7 +127,7 @@ def _rules(config: Config, inputs: Inputs) -> dict:
     return rules
 
 
-def _solve(problem: Problem, config: Config):
+def _solve(problem: Problem, config: Config, solution: bool = False):
     """Solve the whole model, or item by item with priced linking rows (``solver.decompose``).
 
     Solved whole, the model is first tried without its two coupling rows.
@@ -143,7 +143,9 @@ def _solve(problem: Problem, config: Config):
     checkable = problem.capital_measure == "average" and (problem.service_level, problem.service_weighting) == (
         "network", "units")
     if _decomposes(problem, config):
-        return solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit)
+        sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
+                               workers=config.solver.workers, solution=solution)
+        return sol.built, sol
     first = 0.0
     if coupled and checkable:
         t0 = time.perf_counter()
@@ -173,8 +175,9 @@ def _solve_once(problem: Problem, config: Config):
     return built, sol
 
 
-def evaluate(problem: Problem, built, x: np.ndarray, table, config: Config, inputs: Inputs, seed: int):
-    """Out-of-sample figures of a solved plan and the optimality-gap estimate, and the replay.
+def evaluate(problem: Problem, figures, table, config: Config, inputs: Inputs, seed: int):
+    """Out-of-sample figures of a solved plan (its :class:`~optimizer.plan.PlanFigures`) and the
+    optimality-gap estimate, and the replay.
 
     The first stage (targets, tonight's shipments) is replayed on
     ``evaluation.scenarios`` fresh scenarios (seed + seed_offset, independent
@@ -191,8 +194,7 @@ def evaluate(problem: Problem, built, x: np.ndarray, table, config: Config, inpu
     from scipy import stats
 
     ev, sc = config.evaluation, config.scenarios
-    target = x[built.cols["target"]]
-    ship0 = x[built.cols["ship"]][:, :, 0, 0]
+    target, ship0 = figures.target, figures.ship0
     fresh = sample_scenarios(table, ev.scenarios, seed=seed + ev.seed_offset, method=sc.method)
     replay = simulate_policy(problem, target, ship0, _demand(inputs, fresh))
     out = summarise(replay)
@@ -242,8 +244,8 @@ def _min_capital(problem: Problem, config: Config) -> float | None:
     """Least expected capital of any plan (subject to the service target if the problem has one)."""
     problem = dataclasses.replace(problem, budget=None)
     if _decomposes(problem, config, diagnosis=True):
-        built, sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
-                                      objective="capital")
+        sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
+                               objective="capital", workers=config.solver.workers)
         # The whole-model capital constant is carried by the item models' objective.
         return sol.objective if sol.status == SolveStatus.OPTIMAL else None
     built = build_model(problem)
@@ -254,14 +256,15 @@ def _best_fill_rate(problem: Problem, config: Config) -> float | None:
     """Highest expected fill rate within the problem's budget (None if no plan fits it)."""
     problem = dataclasses.replace(problem, fill_rate=None)
     if _decomposes(problem, config, diagnosis=True):
-        built, sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
-                                      objective="short")
+        sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
+                               objective="short", workers=config.solver.workers)
         short = sol.objective if sol.status == SolveStatus.OPTIMAL else None
+        demand = sol.figures.service_demand if sol.figures is not None else 0.0
     else:
         built = build_model(problem)
         w = problem.probability[None, None, None, :] * built.constants["service_mask"][None, :, :, None]
         short, _ = _solve_for(built, [(w, built.cols["short"])], 0.0, config)
-    demand = built.constants["service_demand"]
+        demand = built.constants["service_demand"]
     if short is None or demand <= 0:
         return None
     return 1.0 - short / demand
@@ -358,7 +361,7 @@ def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
 
 
 def run(config_path, out=None, *, seed: int | None = None, decompose: str | None = None,
-        progress: Progress | None = None) -> Plan:
+        workers: int | None = None, progress: Progress | None = None) -> Plan:
     """Plan from a config file; write the outputs to ``out`` when given.
 
     Parameters
@@ -371,6 +374,8 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         Overrides ``scenarios.seed`` (also seeds the forecaster).
     decompose : {"auto", "on", "off"}, optional
         Overrides ``solver.decompose``.
+    workers : int, optional
+        Overrides ``solver.workers``.
     progress : Progress, optional
         Shows each stage as it runs (the command line passes one; silent by default).
 
@@ -391,8 +396,11 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     progress.stage("load")
     t = time.perf_counter()
     config = load_config(config_path)
-    if decompose is not None:
-        config = config.model_copy(update={"solver": config.solver.model_copy(update={"decompose": decompose})})
+    if workers is not None and workers < 1:
+        raise InputError("command line", "--workers", f"received {workers}", "give 1 or more processes")
+    overrides = {k: v for k, v in (("decompose", decompose), ("workers", workers)) if v is not None}
+    if overrides:
+        config = config.model_copy(update={"solver": config.solver.model_copy(update=overrides)})
     seed = config.scenarios.seed if seed is None else int(seed)
     inputs = prepare(config, config_path)
     on_hand, pipeline, state_files = initial_state(config, config_path, inputs)
@@ -436,11 +444,12 @@ class Solved:
 
 
 def solve_plan(config: Config, config_path, inputs: Inputs, table, period_dates, on_hand, pipeline, seed: int,
-               timings: dict, *, progress: Progress | None = None, **fixed) -> Solved:
+               timings: dict, *, progress: Progress | None = None, solution: bool = False, **fixed) -> Solved:
     """Scenarios from the demand table, the model solved, the plan and its KPIs (``timings`` filled in).
 
     ``fixed`` (``fixed_order``, ``fixed_target``) is passed on to :class:`~optimizer.model.Problem`;
-    ``progress`` shows the solve and evaluate stages.
+    ``progress`` shows the solve and evaluate stages. ``solution``: keep the whole model and
+    its solution in :class:`Solved` also when decomposing (``built`` and ``x`` are None otherwise).
 
     Raises
     ------
@@ -458,8 +467,8 @@ def solve_plan(config: Config, config_path, inputs: Inputs, table, period_dates,
     problem = dataclasses.replace(_problem(config, inputs, scenario_set, on_hand, pipeline), **fixed)
     check_demand(problem.demand, inputs.items, inputs.stores, *_demand_source(config, config_path))
     progress.stage("solve")
-    built, sol = _solve(problem, config)
-    timings.update({k: v for k, v in sol.timings_s.items() if k != "extract"})
+    built, sol = _solve(problem, config, solution)
+    timings.update({k: v for k, v in sol.timings_s.items() if k not in ("extract", "templates")})  # templates: in build
     if sol.status == SolveStatus.INFEASIBLE:
         raise _diagnose(problem, config)
     if sol.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
@@ -472,7 +481,8 @@ def solve_plan(config: Config, config_path, inputs: Inputs, table, period_dates,
                           "written; run `echelon validate` on the config, and rerun with --debug to report it")
 
     t = time.perf_counter()
-    plan = extract_plan(built, sol.x, sol.row_duals, sol.objective, period_dates)
+    figures = sol.figures if sol.figures is not None else plan_figures(built, sol.x, sol.row_duals)
+    plan = assemble_plan(problem, figures, sol.objective, period_dates)
     plan.forecast = forecast_frame(table, dict(zip(inputs.items, inputs.unit_cost)), period_dates)
     if inputs.history is not None:
         plan.sales = recent_sales(inputs.history, inputs.as_of)
@@ -483,7 +493,7 @@ def solve_plan(config: Config, config_path, inputs: Inputs, table, period_dates,
         "scenarios": {"count": sc.count, "seed": seed, "method": sc.method},
         "periods": config.periods,
         "shortage": config.shortage,
-        "model": {"variables": built.lp.n_cols, "constraints": built.lp.n_rows},
+        "model": {"variables": figures.size[0], "constraints": figures.size[1]},
         "timings_s": timings,
     }
     if sol.mip_gap is not None:  # a MIP: the best plan found and how far from optimal it may be
@@ -492,7 +502,7 @@ def solve_plan(config: Config, config_path, inputs: Inputs, table, period_dates,
         progress.stage("evaluate")
         t = time.perf_counter()
         plan.kpis["in_sample"] = {"cost": sol.objective, "fill_rate": plan.kpis["service"]["expected_fill_rate"]}
-        plan.kpis["out_of_sample"], replay = evaluate(problem, built, sol.x, table, config, inputs, seed)
+        plan.kpis["out_of_sample"], replay = evaluate(problem, figures, table, config, inputs, seed)
         plan.projection = stock_percentiles(replay, problem.items, problem.network.nodes)
         timings["evaluate"] = time.perf_counter() - t
     if period_dates is not None:

@@ -57,6 +57,8 @@ class Solution:
     mip_gap: float | None = None  # relative gap of the best plan found (MIP only)
     message: str = ""
     timings_s: dict = field(default_factory=dict)
+    figures: object = None  # the plan's figures when solved by decomposition (x is then None)
+    built: object = None  # the whole model, when the decomposition built it (x is then in its columns)
 
 
 @contextmanager

@@ -32,6 +32,7 @@ def test_decomposed_plan_matches_the_whole_model(constraints, write_config):
         kpis[mode] = run(write_config(config, f"{mode}.yaml")).kpis
     whole, parts = kpis["off"], kpis["on"]
     assert parts["expected_cost"] == pytest.approx(whole["expected_cost"], rel=1e-3)
+    assert parts["model"] == whole["model"]  # the size of the model, counted without building it
     assert parts["capital"]["used"] == pytest.approx(whole["capital"]["used"], rel=1e-3)
     assert parts["service"]["expected_fill_rate"] == pytest.approx(whole["service"]["expected_fill_rate"], abs=1e-4)
     for row, key in (("capital", "shadow_price"), ("service", "shadow_price_per_point")):

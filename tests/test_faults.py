@@ -62,8 +62,8 @@ def test_solver_failing_exits_1_with_its_status(previous, monkeypatch, status):
     config, out, before = previous
     real = run_module._solve
 
-    def failing(problem, config):
-        built, sol = real(problem, config)
+    def failing(*args):
+        built, sol = real(*args)
         sol.status, sol.message = status, "Solve error"
         return built, sol
 

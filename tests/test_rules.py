@@ -196,6 +196,10 @@ def test_decomposition_prices_capacities_open_to_buy_and_peak_capital(write_conf
     pairs.append((whole["service"]["shadow_price_per_point"], priced["service"]["shadow_price_per_point"]))
     assert [b for _, b in pairs] == pytest.approx([a for a, _ in pairs], rel=2e-3, abs=1e-9)
     assert [a > 0 for a, _ in pairs] == [True, False, True, False, True]  # budget, lane, fill rate bind
+    # Each worker holds its items' parts of the linking rows: the same plan for 2 workers.
+    two = run(path, decompose="on", workers=2).kpis
+    for key in ("expected_cost", "capital", "service", "capacities", "open_to_buy", "cost_breakdown"):
+        assert two[key] == priced[key], key
 
 
 def test_capacity_conflict_names_the_capacity_and_the_extra_it_needs(write_config):
