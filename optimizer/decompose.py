@@ -161,8 +161,8 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     prices at the linking rows. With linking rows beyond the average budget
     and the network fill rate in units, or with ``solution`` (the nightly's
     exceptions and supplier feeds read the whole solution), the whole model
-    is built: ``built`` is it and ``x`` the mix in its columns; otherwise
-    both are None.
+    is built: ``built`` is it, ``x`` the mix in its columns and ``row_duals``
+    the master's prices at its rows; otherwise all three are None.
     """
     t0 = time.perf_counter()
     I = len(problem.items)
@@ -211,7 +211,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
         figures.service_dual = mu if service_row else None
         figures.size = (items.size[0], items.size[1] + budget_row + service_row)
     else:
-        x, figures = _mixed_solution(whole, item_cols, columns, theta, blocks,
+        x, duals, figures = _mixed_solution(whole, item_cols, columns, theta, blocks,
                                      (lam if budget_row else None, mu if service_row else None, nu))
     # Stopped by the time limit (or max_rounds) with proposals still improving: the master's
     # plan meets the linking rows (slack 0) and is the best found, not proven optimal.
@@ -220,7 +220,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
                    message=f"{rounds} rounds, {len(columns)} proposals, {items.workers} workers")
     sol.figures = figures
     if whole is not None:
-        sol.built, sol.x = whole, x
+        sol.built, sol.x, sol.row_duals = whole, x, duals
     # "templates": seconds of Pyomo build and compile, once per shape and worker (inside "build").
     sol.timings_s = {"build": t1 - t0, "handover": 0.0, "solve": t2 - t1, "extract": time.perf_counter() - t2,
                      "templates": items.template_s}
@@ -291,8 +291,8 @@ def _mix(columns, theta, I) -> PlanFigures:
     return PlanFigures(**stacked, capital_used=capital, service_short=short, service_demand=demand)
 
 
-def _mixed_solution(whole: Built, item_cols, columns, theta, blocks, prices) -> tuple[np.ndarray, PlanFigures]:
-    """The plan's solution and figures read from the whole model at the theta-mix of the proposals' solutions
+def _mixed_solution(whole: Built, item_cols, columns, theta, blocks, prices):
+    """The plan's solution, row prices and figures read from the whole model at the theta-mix of the proposals' solutions
     (``item_cols[i]``: item i's columns in its own model), with the master's prices (lam, mu,
     nu) at the budget, service and linking rows."""
     x = np.zeros(whole.lp.n_cols)
@@ -308,7 +308,7 @@ def _mixed_solution(whole: Built, item_cols, columns, theta, blocks, prices) -> 
         duals[whole.rows["service"]] = mu
     if blocks:
         duals[np.concatenate([np.arange(b.start, b.start + b.size) for b in blocks])] = nu
-    return x, plan_figures(whole, x, duals)
+    return x, duals, plan_figures(whole, x, duals)
 
 
 def close_pool(pool: dict) -> None:
