@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import traceback
 
+from optimizer.errors import ResourceError
 from optimizer.item_models import ItemSolver, Proposal
 
 __all__ = ["ItemPool"]
@@ -29,6 +30,8 @@ def _serve(conn, problems, links, reference, options) -> None:
         conn.send(("ok", (solver.template_s, solver.size)))
         while (prices := conn.recv()) is not None:
             conn.send(("ok", solver.price(*prices)))
+    except MemoryError:  # the parent raises ResourceError (exit code 5)
+        conn.send(("memory", ""))
     except Exception:  # reported to the parent, which raises it
         conn.send(("error", traceback.format_exc()))
     finally:
@@ -85,8 +88,20 @@ class ItemPool:
 
     def _receive(self) -> list:
         answers = []
-        for conn in self._conns:
-            status, value = conn.recv()
+        for w, conn in enumerate(self._conns):
+            try:
+                status, value = conn.recv()
+            except (EOFError, ConnectionResetError):  # the process is gone: killed, most often by the OOM killer
+                self._procs[w].join(timeout=10)
+                code = self._procs[w].exitcode
+                self.close()
+                raise ResourceError(f"item worker {w} of {self.workers} died (exit code {code}), most likely out "
+                                    "of memory; nothing was written; lower solver.workers or scenarios.count, "
+                                    "or run on a larger machine") from None
+            if status == "memory":
+                self.close()
+                raise ResourceError(f"item worker {w} of {self.workers} ran out of memory; nothing was written; "
+                                    "lower solver.workers or scenarios.count, or run on a larger machine")
             if status == "error":
                 self.close()
                 raise RuntimeError(f"an item worker failed:\n{value}")

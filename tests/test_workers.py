@@ -95,3 +95,22 @@ def test_kept_whole_solution_gives_the_figures_mix(write_config):
     assert whole.figures.capital_used <= problem.budget * (1 + 1e-9)
     assert whole.figures.capital_dual == pytest.approx(figures.figures.capital_dual, rel=1e-12)
     assert figures.figures.capital_dual < 0  # the budget binds
+
+
+def test_a_worker_killed_mid_solve_is_exit_5_not_a_traceback(write_config):
+    # Issue 9, "memory error in a worker": the OOM killer ends a worker with SIGKILL. The
+    # pool must say so as a ResourceError (exit code 5, nothing written), not hang or crash.
+    from optimizer.errors import ResourceError
+    from optimizer.workers import ItemPool
+
+    problem = _three_items(write_config)
+    pool = ItemPool([item_problem(problem, i) for i in range(3)], workers=2)
+    try:
+        assert all(p is not None for p in pool.price(0.0, 0.0))
+        pool._procs[1].kill()
+        with pytest.raises(ResourceError, match=r"item worker 1 of 2 died \(exit code -9\), most likely out of memory"):
+            pool.price(0.0, 0.0)
+        assert ResourceError.exit_code == 5
+    finally:
+        pool.close()
+    assert pool._procs == []
