@@ -156,6 +156,7 @@ def backtest_command(config_path, out, *, seed=None, origins: int = 4, families=
                 "ma_negbin": lambda: MovingAverageForecaster(BACKTEST_HORIZON),
             },
             families=families,
+            family_by=config.forecast.group_by,
             groups=_store_groups(config),
             n_samples=samples,
             seed=seed,

@@ -85,3 +85,22 @@ def test_config_family_auto_forecasts_and_a_misspelling_is_exit_2(tmp_path, caps
     assert main(["validate", str(config)]) == 2
     err = capsys.readouterr().err
     assert "forecast.family: input should be 'lognormal'" in err and "'auto'" in err and err.count("\n") == 1
+
+
+def test_backtest_chooses_the_family_per_group_by_its_series_crps(history):
+    from forecasts.baselines import MovingAverageForecaster
+    from scenarios.backtest import backtest
+
+    metrics, _ = backtest(
+        history, origins=["2016-03-13", "2016-03-27"], horizon=14, family_by="category",
+        make_ngboost=lambda f: GroupedForecaster(group_by="category", **dict(PARAMS, horizon=14, family=f)),
+        baselines={"ma_negbin": lambda: MovingAverageForecaster(14)},
+        families=FAMILIES, n_samples=50, scenario_study=False,
+    )
+    sel = metrics["family_selection"]
+    assert sel["origin"] == "2016-03-13"
+    assert set(sel["chosen"]) == {"FOODS", "HOBBIES", "HOUSEHOLD"}
+    for group, family in sel["chosen"].items():
+        by_group = {f: sel["daily_crps"][f]["crps_by_group"][group] for f in FAMILIES}
+        assert family == min(by_group, key=by_group.get)
+    assert len(set(sel["chosen"].values())) > 1  # the groups do differ on this slice
