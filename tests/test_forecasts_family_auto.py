@@ -8,6 +8,7 @@ from forecasts import GroupedForecaster, NGBoostForecaster, read_history
 from forecasts.family_selection import fit_auto, held_out_crps
 from forecasts.grouped import split_by
 from forecasts.metrics import crps_from_grid, midpoint_levels
+from tests.test_forecasts_commands import _small_history_config as _small_config
 
 ORIGIN = pd.Timestamp("2016-03-27")
 PARAMS = dict(horizon=7, n_estimators=8, train_periods=120, minibatch_frac=0.5, random_state=0)
@@ -76,12 +77,11 @@ def test_grouped_auto_chooses_per_group(history):
 
 def test_config_family_auto_forecasts_and_a_misspelling_is_exit_2(tmp_path, capsys):
     from optimizer.cli import main
-    from tests.test_forecasts_commands import _small_history_config
 
-    config = _small_history_config(tmp_path, "{group_by: department, n_estimators: 5, family: {D1: auto, default: poisson}}")
+    config = _small_config(tmp_path, "{group_by: department, n_estimators: 5, family: {D1: auto, default: poisson}}")
     assert main(["forecast", str(config), "--out", str(tmp_path / "f"), "--quiet"]) == 0, capsys.readouterr().err
     assert len(pd.read_csv(tmp_path / "f" / "forecast.csv")) == 2 * 2
-    config = _small_history_config(tmp_path, "{family: automatic}")
+    config = _small_config(tmp_path, "{family: automatic}")
     assert main(["validate", str(config)]) == 2
     err = capsys.readouterr().err
     assert "forecast.family: input should be 'lognormal'" in err and "'auto'" in err and err.count("\n") == 1
@@ -104,3 +104,15 @@ def test_backtest_chooses_the_family_per_group_by_its_series_crps(history):
         by_group = {f: sel["daily_crps"][f]["crps_by_group"][group] for f in FAMILIES}
         assert family == min(by_group, key=by_group.get)
     assert len(set(sel["chosen"].values())) > 1  # the groups do differ on this slice
+
+
+def test_explain_with_family_auto_explains_the_chosen_global_model(tmp_path):
+    from optimizer.forecast_commands import explain_command
+
+    config = _small_config(tmp_path, "{family: auto, n_estimators: 5}")
+    lines = []
+    rows = explain_command(config, "B", "S1", log=lines.append)
+    model = fit_auto(dict(horizon=2, n_estimators=5, random_state=0), read_history(tmp_path / "h.csv"))
+    assert f"({model.family};" in lines[0]
+    q = model.predict().quantiles()
+    np.testing.assert_allclose(rows["mean"], q.loc[q["item"] == "B", "mean"], rtol=1e-9)
