@@ -110,8 +110,9 @@ def forecast_command(config_path, out, *, seed=None, log=print) -> dict:
     timings = {"forecast": time.perf_counter() - t0}
     buf = io.StringIO()
     q.to_csv(buf, index=False, float_format="%.4f", lineterminator="\n")
+    chosen = {str(g): f for g, f in getattr(fc, "families_", {}).items()}  # with family: auto, what it chose
     write_outputs(out, {"forecast.csv": buf.getvalue().encode(),
-                        "manifest.json": _manifest(config, config_path, seed, timings)})
+                        "manifest.json": _manifest(config, config_path, seed, timings, {"families": chosen})})
     log(f"forecast of {len(q)} item x location x periods written to {out} in {timings['forecast']:.1f} s")
     return {"rows": len(q)}
 

@@ -1,5 +1,7 @@
 """``family: auto``: the family of lowest held-out CRPS, per group, nothing after the origin used (issue 3)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,6 +83,9 @@ def test_config_family_auto_forecasts_and_a_misspelling_is_exit_2(tmp_path, caps
     config = _small_config(tmp_path, "{group_by: department, n_estimators: 5, family: {D1: auto, default: poisson}}")
     assert main(["forecast", str(config), "--out", str(tmp_path / "f"), "--quiet"]) == 0, capsys.readouterr().err
     assert len(pd.read_csv(tmp_path / "f" / "forecast.csv")) == 2 * 2
+    families = json.loads((tmp_path / "f" / "manifest.json").read_text())["families"]
+    assert families["D2"] == "poisson" and families["D1"] in {"shifted_lognormal", "negative_binomial",
+                                                              "poisson", "normal", "lognormal"}
     config = _small_config(tmp_path, "{family: automatic}")
     assert main(["validate", str(config)]) == 2
     err = capsys.readouterr().err
