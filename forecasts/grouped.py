@@ -22,10 +22,11 @@ from os import PathLike
 import pandas as pd
 
 from .distributions import DistributionTable
+from .family_selection import AUTO, fit_auto
 from .history import KEYS, read_calendar, validate_history
 from .ngboost_model import NGBoostForecaster
 
-__all__ = ["GroupedForecaster", "family_per_group", "split_by"]
+__all__ = ["GroupedForecaster", "family_per_group", "fit_group", "split_by"]
 
 
 def split_by(history: pd.DataFrame, group_by: str | None) -> dict:
@@ -78,7 +79,10 @@ def family_per_group(family, groups) -> dict:
     return {names[k]: family.get(k, family.get("default")) for k in names}
 
 
-def _fit_one(params: dict, history: pd.DataFrame, origin, calendar) -> NGBoostForecaster:
+def fit_group(params: dict, history: pd.DataFrame, origin, calendar) -> NGBoostForecaster:
+    """One group's fitted model; ``family="auto"`` chooses it by held-out CRPS (:func:`fit_auto`)."""
+    if params.get("family") == AUTO:
+        return fit_auto(params, history, origin, calendar)
     return NGBoostForecaster(**params).fit(history, origin=origin, calendar=calendar)
 
 
@@ -95,7 +99,9 @@ class GroupedForecaster:
     **params
         Parameters of every group's :class:`~forecasts.NGBoostForecaster`
         (``horizon``, ``family``, ``random_state``, ...); ``family`` may also map
-        group values to families, ``"default"`` to the rest (:func:`family_per_group`).
+        group values to families, ``"default"`` to the rest (:func:`family_per_group`);
+        ``"auto"`` chooses a group's family by held-out CRPS
+        (:mod:`forecasts.family_selection`).
 
     Attributes
     ----------
@@ -103,6 +109,8 @@ class GroupedForecaster:
         Group values, in the order the tables are joined.
     models_ : dict
         Fitted :class:`~forecasts.NGBoostForecaster` per group value.
+    families_ : dict
+        The family fitted per group value.
     """
 
     def __init__(self, group_by: str | None = "category", n_jobs: int = 1, **params):
@@ -126,7 +134,7 @@ class GroupedForecaster:
         groups = list(parts)
         params = {g: self.params_for(g, groups) for g in groups}
         if self.n_jobs == 1 or len(groups) == 1:
-            models = [_fit_one(params[g], parts[g], origin, calendar) for g in groups]
+            models = [fit_group(params[g], parts[g], origin, calendar) for g in groups]
         else:
             # spawn, not fork: a forked child of a process that has started OpenMP
             # threads (the histogram kernel) can hang.
@@ -134,11 +142,12 @@ class GroupedForecaster:
             workers = min(self.n_jobs, len(groups))
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 futures = [
-                    pool.submit(_fit_one, params[g], parts[g], origin, calendar) for g in groups
+                    pool.submit(fit_group, params[g], parts[g], origin, calendar) for g in groups
                 ]
                 models = [f.result() for f in futures]
         self.groups_ = groups
         self.models_ = dict(zip(groups, models))
+        self.families_ = {g: m.family for g, m in self.models_.items()}
         first = models[0]
         self.origin_ = first.origin_
         self.period_dates_ = first.period_dates_

@@ -177,7 +177,7 @@ class History(_Model):
     as_of: Optional[dt.date] = Field(None, description="Plan as of this date (last day of sales used); default: the last date in the history.")
 
 
-NGBoostFamily = Literal["lognormal", "negative_binomial", "poisson", "normal", "gamma", "shifted_lognormal"]
+NGBoostFamily = Literal["lognormal", "negative_binomial", "poisson", "normal", "gamma", "shifted_lognormal", "auto"]
 
 
 class Forecast(_Model):
@@ -185,7 +185,8 @@ class Forecast(_Model):
 
     family: NGBoostFamily | dict[str, NGBoostFamily] = Field(
         "lognormal", description="Demand distribution family NGBoost learns (lognormal: lowest held-out CRPS on M5), "
-        "or with group_by a family per group value, key 'default' for the groups not named.",
+        "or with group_by a family per group value, key 'default' for the groups not named; 'auto': the family of "
+        "lowest CRPS on the last `periods` days, per group (forecasts/family_selection.py; 5 more fits each).",
     )
     n_estimators: Optional[int] = Field(None, ge=1, description="Boosting iterations (default: the forecaster's).")
     learning_rate: Optional[float] = Field(None, gt=0, description="Boosting learning rate (default: the forecaster's).")

@@ -110,8 +110,9 @@ def forecast_command(config_path, out, *, seed=None, log=print) -> dict:
     timings = {"forecast": time.perf_counter() - t0}
     buf = io.StringIO()
     q.to_csv(buf, index=False, float_format="%.4f", lineterminator="\n")
+    chosen = {str(g): f for g, f in getattr(fc, "families_", {}).items()}  # with family: auto, what it chose
     write_outputs(out, {"forecast.csv": buf.getvalue().encode(),
-                        "manifest.json": _manifest(config, config_path, seed, timings)})
+                        "manifest.json": _manifest(config, config_path, seed, timings, {"families": chosen})})
     log(f"forecast of {len(q)} item x location x periods written to {out} in {timings['forecast']:.1f} s")
     return {"rows": len(q)}
 
@@ -156,6 +157,7 @@ def backtest_command(config_path, out, *, seed=None, origins: int = 4, families=
                 "ma_negbin": lambda: MovingAverageForecaster(BACKTEST_HORIZON),
             },
             families=families,
+            family_by=config.forecast.group_by,
             groups=_store_groups(config),
             n_samples=samples,
             seed=seed,
@@ -264,17 +266,20 @@ def explain_command(config_path, item: str, location: str, out=None, *, seed=Non
     t0 = time.perf_counter()
     fc = _forecaster(config, config.periods, seed)
     group_by = config.forecast.group_by
-    if group_by is not None:  # the series' group model: fitted on its group's rows, same seed
-        from forecasts import NGBoostForecaster
+    if hasattr(fc, "params_for"):  # the series' group model: fitted on its group's rows, same seed
+        from forecasts.grouped import fit_group
 
-        group = history.loc[(history["item"] == item) & (history["location"] == location), group_by]
-        if group.empty:
-            raise InputError(config.history.path, "item", f"no rows of {item!r} at {location!r}",
-                             "choose an item sold at that location")
-        params = fc.params_for(group.iloc[0], list(history[group_by].unique()))
-        history = history[history[group_by] == group.iloc[0]]
-        fc = NGBoostForecaster(**params)
-    fc.fit(history, origin=inputs.as_of, calendar=inputs.calendar)
+        group, groups = None, [None]
+        if group_by is not None:
+            values = history.loc[(history["item"] == item) & (history["location"] == location), group_by]
+            if values.empty:
+                raise InputError(config.history.path, "item", f"no rows of {item!r} at {location!r}",
+                                 "choose an item sold at that location")
+            group, groups = values.iloc[0], list(history[group_by].unique())
+            history = history[history[group_by] == group]
+        fc = fit_group(fc.params_for(group, groups), history, inputs.as_of, inputs.calendar)
+    else:
+        fc.fit(history, origin=inputs.as_of, calendar=inputs.calendar)
     rows, shap_all = explain(fc, item, location)
     log(f"{item} at {location}, forecast as of {fc.origin_.date()} ({fc.family}; "
         f"{time.perf_counter() - t0:.0f} s)")

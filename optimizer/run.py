@@ -46,7 +46,8 @@ def validate(config_path) -> tuple[Config, Inputs]:
 def make_forecaster(config: Config, seed: int, *, horizon: int | None = None, family: str | None = None):
     """The NGBoost forecaster the config asks for (horizon: the config's periods by default).
 
-    With ``forecast.group_by``, one model per group (:class:`forecasts.GroupedForecaster`).
+    With ``forecast.group_by``, one model per group (:class:`forecasts.GroupedForecaster`); with
+    ``family: auto`` and no ``group_by``, the grouped forecaster of the one global group.
     """
     from forecasts import GroupedForecaster, NGBoostForecaster
 
@@ -58,7 +59,7 @@ def make_forecaster(config: Config, seed: int, *, horizon: int | None = None, fa
     options.update(horizon=horizon or config.periods, family=family or spec.family, random_state=seed)
     try:
         forecaster = NGBoostForecaster(**options)
-        if spec.group_by is None:
+        if spec.group_by is None and options["family"] != "auto":
             return forecaster
         return GroupedForecaster(group_by=spec.group_by, n_jobs=spec.n_jobs, **options)
     except TypeError as exc:

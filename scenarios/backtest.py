@@ -10,7 +10,7 @@ For every origin :math:`o_1 < ... < o_K` each model is fitted on the sales up to
   drawn independently and through a Gaussian copula fitted to the model's PITs
   at the earlier origins only (:mod:`scenarios.copula`);
 * NGBoost's family is chosen by daily CRPS at the last origin but one, among
-  ``families``; if the PITs of the earlier origins miss a central interval by
+  ``families`` (per group of series with ``family_by``); if the PITs of the earlier origins miss a central interval by
   more than ``recalibrate_tolerance``, the last origin's forecast is recalibrated
   by the quantile map :math:`q'_u = q_{\\hat G^{-1}(u)}`, :math:`\\hat G` the
   empirical CDF of those PITs (Kuleshov et al. 2018).
@@ -29,7 +29,7 @@ import pandas as pd
 
 from forecasts.baselines import sales_grid
 from forecasts.distributions import QUANTILE_LEVELS, DistributionTable
-from forecasts.metrics import COVERAGE_LEVELS, coverage, midpoint_levels, score, spl_scale
+from forecasts.metrics import COVERAGE_LEVELS, coverage, crps_from_grid, midpoint_levels, score, spl_scale
 from scenarios.copula import fit_copula
 from scenarios.sampling import sample_scenarios
 
@@ -123,6 +123,7 @@ def backtest(
     make_ngboost,
     baselines: dict,
     families=("shifted_lognormal", "negative_binomial", "poisson", "normal"),
+    family_by: str | None = None,
     groups: dict | None = None,
     n_samples: int = 1000,
     seed: int = 0,
@@ -141,10 +142,14 @@ def backtest(
     horizon : int
         Periods scored after each origin (a multiple of 7 for weekly sums).
     make_ngboost : callable(family) -> forecaster
-        Builds an unfitted NGBoost forecaster of the given family.
+        Builds an unfitted NGBoost forecaster of the given family (a name, or with
+        ``family_by`` a mapping of group value to name).
     baselines : dict of name -> callable() -> forecaster
     families : sequence of str
         NGBoost families compared (by daily CRPS at the last origin but one).
+    family_by : str, optional
+        History column constant per series (the forecaster's ``group_by``): the
+        family is then chosen per value of it, on that group's series.
     groups : dict location -> group (e.g. store -> DC), optional
     n_samples : int
         Sample paths per model for the aggregated scores.
@@ -193,27 +198,35 @@ def backtest(
             )
         truth_at.append(wide.to_numpy(float))
 
-    # NGBoost family: compared at the last origin but one (or the only origin)
+    # NGBoost family: compared at the last origin but one (or the only origin), per group
     select_k = len(origins) - 2 if len(origins) > 1 else 0
-    selection = {}
+    family_group = (np.full(len(series0), "all", dtype=object) if family_by is None else
+              history.groupby(["item", "location"])[family_by].first()
+              .reindex(pd.MultiIndex.from_frame(series0)).astype(str).to_numpy())
+    selection, tables, cells = {}, {}, {}
     for family in families:
         t0 = time.perf_counter()
-        fc = make_ngboost(family).fit(history, origin=origins[select_k])
-        table = fc.predict()
+        tables[family] = make_ngboost(family).fit(history, origin=origins[select_k]).predict()
         timings[f"ngboost_{family}_fit"] = time.perf_counter() - t0
-        grid, q9 = table_grids(table, len(series0), horizon)
-        from forecasts.metrics import crps_from_grid
-
-        selection[family] = {
-            "crps": float(crps_from_grid(grid.reshape(grid.shape[0], -1), truth_at[select_k].ravel()).mean()),
-            "fit_seconds": timings[f"ngboost_{family}_fit"],
-        }
+        grid, _ = table_grids(tables[family], len(series0), horizon)
+        cells[family] = crps_from_grid(grid.reshape(grid.shape[0], -1),
+                                       truth_at[select_k].ravel()).reshape(len(series0), horizon)
+        selection[family] = {"crps": float(cells[family].mean()),
+                             "crps_by_group": {g: float(cells[family][family_group == g].mean())
+                                               for g in sorted(set(family_group))},
+                             "fit_seconds": timings[f"ngboost_{family}_fit"]}
         log(f"  family {family}: CRPS {selection[family]['crps']:.4f} at {origins[select_k].date()} "
             f"({timings[f'ngboost_{family}_fit']:.0f} s)")
-        if family == min(selection, key=lambda f: selection[f]["crps"]):
-            best_table = table
-    chosen = min(selection, key=lambda f: selection[f]["crps"])
+    by_group = {g: min(families, key=lambda f: selection[f]["crps_by_group"][g]) for g in sorted(set(family_group))}
+    chosen = by_group["all"] if family_by is None else by_group
     log(f"  chosen family: {chosen}")
+    if family_by is None:
+        best_table = tables[chosen]
+    else:
+        frames = [tables[f].frame[np.isin(tables[f].frame["item"] + "|" + tables[f].frame["location"],
+                                          (series0["item"] + "|" + series0["location"])[family_group == g])]
+                  for g, f in by_group.items()]
+        best_table = DistributionTable(pd.concat(frames, ignore_index=True))
     for k, origin in enumerate(origins):
         if k == select_k:
             add("ngboost", k, best_table, series0)
