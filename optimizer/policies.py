@@ -257,7 +257,7 @@ class EchelonPolicy:
             if drop:
                 problem = dataclasses.replace(problem, **{drop: None})
                 relaxed.append(drop)
-            built, sol = _solve(problem, self.config)
+            built, sol = _solve(problem, self.config, solution=True)  # the targets in the whole model's columns
             if sol.status in (SolveStatus.OPTIMAL, SolveStatus.TIME_LIMIT):
                 break
         else:
