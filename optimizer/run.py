@@ -362,7 +362,7 @@ def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
 
 
 def run(config_path, out=None, *, seed: int | None = None, decompose: str | None = None,
-        workers: int | None = None, progress: Progress | None = None) -> Plan:
+        workers: int | None = None, frontier=None, progress: Progress | None = None) -> Plan:
     """Plan from a config file; write the outputs to ``out`` when given.
 
     Parameters
@@ -377,6 +377,8 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         Overrides ``solver.decompose``.
     workers : int, optional
         Overrides ``solver.workers``.
+    frontier : str or Path, optional
+        A ``frontier.csv`` written by ``echelon frontier``, shown in ``report.html``.
     progress : Progress, optional
         Shows each stage as it runs (the command line passes one; silent by default).
 
@@ -396,6 +398,7 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     progress = progress or Progress(enabled=False)
     progress.stage("load")
     t = time.perf_counter()
+    frontier = None if frontier is None else read_frontier(frontier)
     config = load_config(config_path)
     if workers is not None and workers < 1:
         raise InputError("command line", "--workers", f"received {workers}", "give 1 or more processes")
@@ -425,7 +428,7 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         progress.stage("write")
         t = time.perf_counter()
         files = {"orders.csv": _csv(plan.orders), "stock_positions.csv": _csv(plan.stock_positions),
-                 "kpis.json": to_json(plan.kpis).encode(), "report.html": _report(plan, config_path, seed)}
+                 "kpis.json": to_json(plan.kpis).encode(), "report.html": _report(plan, config_path, seed, frontier=frontier)}
         _write(files, config, config_path, files_read, seed, out, timings)
         timings["write"] = time.perf_counter() - t
     timings["total"] = sum(v for k, v in timings.items() if k != "total")
@@ -540,6 +543,22 @@ def _write(files: dict, config: Config, config_path, data_files, seed, out, timi
         "timings_s": timings,
     }
     write_outputs(out, {**files, "manifest.json": to_json(manifest).encode()})
+
+
+def read_frontier(path) -> pd.DataFrame:
+    """A ``frontier.csv`` for the report, checked for the columns it draws (exit 2 if it lacks any)."""
+    from optimizer.report import FRONTIER_COLUMNS
+
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(path, "--frontier", f"cannot read it as CSV ({exc})",
+                         "give the frontier.csv that `echelon frontier` wrote") from None
+    missing = [c for c in FRONTIER_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(path, "--frontier", f"missing columns {', '.join(missing)}",
+                         "give the frontier.csv that `echelon frontier` wrote")
+    return frame
 
 
 def _report(plan: Plan, config_path, seed, **tables) -> bytes:

@@ -201,3 +201,22 @@ def test_recent_sales_are_drawn_left_of_the_forecast(two_echelon_plan):
     assert ">04-23<" in svg and ">0<" in svg  # the axis runs from the past (dated) into the horizon (undated)
     # The y axis reaches the sales peak (30) though the forecast's 97.5% quantile is below it.
     assert plan.forecast["q0.975"].max() < 30 and ">30<" in svg
+
+
+def test_run_shows_a_frontier_csv_in_its_report(write_config, tmp_path, capsys):
+    # `echelon run --frontier frontier.csv` puts a frontier `echelon frontier` wrote into
+    # report.html; a file without the columns it draws is exit 2, one line, nothing written.
+    config = write_config(single_stage())
+    curve = tmp_path / "frontier.csv"
+    frontier_table().to_csv(curve, index=False)
+    out = tmp_path / "out"
+    assert main(["run", str(config), "--out", str(out), "--frontier", str(curve), "--quiet"]) == 0
+    page = (out / "report.html").read_text()
+    assert '<section id="frontier">' in page and page.count("<svg") == 4
+    frontier_table().drop(columns="shadow_price").to_csv(curve, index=False)
+    capsys.readouterr()
+    assert main(["run", str(config), "--out", str(tmp_path / "bad"), "--frontier", str(curve)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"echelon: error: {curve}: --frontier: missing columns shadow_price; "
+                   "give the frontier.csv that `echelon frontier` wrote\n")
+    assert not (tmp_path / "bad").exists()
