@@ -121,3 +121,18 @@ def test_state_values_are_fatal_unknown_rows_excluded():
     assert clean[["item", "location"]].values.tolist() == [["A", "s1"]]
     assert [(f.check_name, f.action, f.item, f.location) for f in found] == [
         ("state_unknown", "excluded", "Z", None), ("state_unknown", "excluded", None, "s7")]
+
+
+def test_the_plan_reads_the_cleaned_history_not_the_file_again(tmp_path):
+    # Regression (merge of issues 6 and 7): prepare() dropped the history it was given and read
+    # the file again, so the nightly planned on the raw rows its checks had excluded or imputed.
+    from optimizer.config import load_config
+    from optimizer.inputs import prepare
+    from tests.m5_small import m5_slice, small_config
+
+    config_path = small_config(tmp_path)
+    cleaned = m5_slice()
+    cleaned["quantity"] = cleaned["quantity"] + 1000.0  # a change the file does not have
+    inputs = prepare(load_config(config_path), config_path, history=cleaned)
+    assert inputs.history["quantity"].min() >= 1000.0
+    assert prepare(load_config(config_path), config_path).history["quantity"].min() < 1000.0
