@@ -37,8 +37,8 @@ from forecasts.distributions import DistributionTable
 from optimizer.config import load_config, resolve_path
 from optimizer.errors import InfeasibleError, InputError
 from optimizer.nightly import _now, _with, checked_inputs
-from optimizer.outputs import command_line, sha256_file, to_json, write_outputs
-from optimizer.run import _csv, solve_plan
+from optimizer.outputs import command_line, csv_bytes, sha256_file, to_json, write_outputs
+from optimizer.run import solve_plan
 from optimizer.runstore import RunStore
 
 __all__ = ["approve", "read_overrides", "Approval"]
@@ -177,10 +177,10 @@ def approve(config_path, run_id: int, overrides_path=None, *, by: str, mode: str
         kpis = {**kpis, "run_id": int(run_id), "approved_by": by, "approved_at": at, "overrides": len(overrides)}
         out = resolve_path(config_path, config.nightly.approved)
         write_outputs(out, {
-            "orders.csv": _csv(orders),
-            "stock_positions.csv": _csv(positions),
+            "orders.csv": csv_bytes(orders),
+            "stock_positions.csv": csv_bytes(positions),
             "kpis.json": to_json(kpis).encode(),
-            "overrides.csv": _csv(overrides),
+            "overrides.csv": csv_bytes(overrides),
             "manifest.json": to_json({"command": command_line(), "run_id": int(run_id), "approved_by": by,
                                       "approved_at": at, "mode": mode, "config_file": str(config_path),
                                       "config_sha256": run["config_sha256"]}).encode(),

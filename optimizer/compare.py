@@ -15,14 +15,13 @@ after its file, so two plans can be diffed line by line.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from optimizer.errors import InfeasibleError, TimeLimitError
-from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
+from optimizer.outputs import command_line, csv_bytes, package_versions, sha256_file, to_json, write_outputs
 
 __all__ = ["compare", "comparison_table", "text_table", "COMPARISON_COLUMNS"]
 
@@ -88,7 +87,7 @@ def compare(config_paths, out=None, *, seed: int | None = None) -> pd.DataFrame:
     InputError
         Any file's config or data is wrong (exit code 2); nothing is solved or written.
     """
-    from optimizer.run import _csv, run, validate
+    from optimizer.run import run, validate
 
     paths = [Path(p) for p in config_paths]
     for path in paths:
@@ -106,14 +105,12 @@ def compare(config_paths, out=None, *, seed: int | None = None) -> pd.DataFrame:
             continue
         row.update(_row(plan.kpis), order_lines=len(plan.orders))
         rows.append(row)
-        files[f"{name}/orders.csv"] = _csv(plan.orders)
-        files[f"{name}/stock_positions.csv"] = _csv(plan.stock_positions)
+        files[f"{name}/orders.csv"] = csv_bytes(plan.orders)
+        files[f"{name}/stock_positions.csv"] = csv_bytes(plan.stock_positions)
         files[f"{name}/kpis.json"] = to_json(plan.kpis).encode()
     frame = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
     if out is not None:
-        buf = io.StringIO()
-        frame.to_csv(buf, index=False, lineterminator="\n", float_format="%.10g")
-        files["comparison.csv"] = buf.getvalue().encode()
+        files["comparison.csv"] = csv_bytes(frame, "%.10g")
         files["manifest.json"] = to_json({
             "command": command_line(),
             "configs": [{"path": str(p), "sha256": sha256_file(p)} for p in paths],

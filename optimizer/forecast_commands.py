@@ -15,7 +15,7 @@ import pandas as pd
 
 from optimizer.config import Config, load_config
 from optimizer.errors import InputError
-from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
+from optimizer.outputs import command_line, csv_bytes, package_versions, sha256_file, to_json, write_outputs
 
 __all__ = ["backtest_command", "explain_command", "forecast_command", "scenario_copula"]
 
@@ -108,10 +108,8 @@ def forecast_command(config_path, out, *, seed=None, log=print) -> dict:
     q = table.quantiles()
     q.insert(3, "date", fc.period_dates_[q["period"].to_numpy()].strftime("%Y-%m-%d"))
     timings = {"forecast": time.perf_counter() - t0}
-    buf = io.StringIO()
-    q.to_csv(buf, index=False, float_format="%.4f", lineterminator="\n")
     chosen = {str(g): f for g, f in getattr(fc, "families_", {}).items()}  # with family: auto, what it chose
-    write_outputs(out, {"forecast.csv": buf.getvalue().encode(),
+    write_outputs(out, {"forecast.csv": csv_bytes(q),
                         "manifest.json": _manifest(config, config_path, seed, timings, {"families": chosen})})
     log(f"forecast of {len(q)} item x location x periods written to {out} in {timings['forecast']:.1f} s")
     return {"rows": len(q)}
@@ -301,9 +299,7 @@ def explain_command(config_path, item: str, location: str, out=None, *, seed=Non
             level_drivers=[plain_words(d, top) for d in rows["location_drivers"]],
             spread_drivers=[plain_words(d, top) for d in rows["spread_drivers"]],
         )
-        buf = io.StringIO()
-        flat.to_csv(buf, index=False, float_format="%.4f", lineterminator="\n")
-        files["explanation.csv"] = buf.getvalue().encode()
+        files["explanation.csv"] = csv_bytes(flat)
         files["manifest.json"] = _manifest(config, config_path, seed, {"explain": time.perf_counter() - t0},
                                            {"item": item, "location": location})
         write_outputs(out, files)

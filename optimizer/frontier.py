@@ -33,7 +33,6 @@ re-solves warm.
 from __future__ import annotations
 
 import dataclasses
-import io
 import time
 
 import numpy as np
@@ -44,7 +43,7 @@ from optimizer.decompose import close_pool, solve_decomposed
 from optimizer.errors import InfeasibleError, InputError
 from optimizer.inputs import initial_state, prepare
 from optimizer.model import Problem
-from optimizer.outputs import write_outputs
+from optimizer.outputs import csv_bytes, write_outputs
 from optimizer.plan import capital_and_fill
 from optimizer.simulate import simulate_policy, summarise
 from optimizer.solver import SolveStatus
@@ -224,19 +223,13 @@ def frontier(config_path, out=None, *, budgets=None, points: int | None = None, 
     return frame
 
 
-def _csv(frame: pd.DataFrame) -> bytes:
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, lineterminator="\n", float_format="%.10g")
-    return buf.getvalue().encode()
-
-
 def _write(frame, config, config_path, seed, data_files, timings, out) -> None:
     from optimizer.forecast_commands import _manifest
     from optimizer.outputs import sha256_file
 
     extra = {"data": [{"path": str(p), "sha256": sha256_file(p)} for p in data_files]}
     files = {
-        "frontier.csv": _csv(frame),
+        "frontier.csv": csv_bytes(frame, "%.10g"),
         "frontier.png": plot_frontier(frame, target=config.constraints.service.fill_rate
                                       if config.constraints.service else None),
         "manifest.json": _manifest(config, config_path, seed, timings, extra),

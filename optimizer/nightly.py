@@ -46,9 +46,10 @@ from optimizer.errors import EchelonError, InputError, TimeLimitError
 from optimizer.exceptions import rank_exceptions
 from optimizer.inputs import _read_csv, initial_state, prepare
 from optimizer.logs import event
-from optimizer.outputs import command_line, package_versions, recover_outputs, sha256_file, to_json, write_outputs
+from optimizer.outputs import (command_line, csv_bytes, package_versions, recover_outputs, sha256_file, to_json,
+                               write_outputs)
 from optimizer.quality import check_history, check_state, findings_frame
-from optimizer.run import _csv, _report, forecast_demand, solve_plan
+from optimizer.run import _report, forecast_demand, solve_plan
 from optimizer.runstore import RunStore
 from optimizer.supplier_feed import supplier_feeds
 
@@ -270,14 +271,14 @@ def _nightly(config, config_path, store, out, row, start, time_limit, auto_appro
 def nightly_files(plan, exceptions, quality, feeds, run_id, as_of) -> dict[str, bytes]:
     """The output folder's files but the manifest: plan, exceptions, quality, supplier feeds."""
     files = {
-        "orders.csv": _csv(plan.orders),
-        "stock_positions.csv": _csv(plan.stock_positions),
+        "orders.csv": csv_bytes(plan.orders),
+        "stock_positions.csv": csv_bytes(plan.stock_positions),
         "kpis.json": to_json({**plan.kpis, "run_id": run_id}).encode(),
-        "exceptions.csv": _csv(exceptions),
-        "quality.csv": _csv(quality),
+        "exceptions.csv": csv_bytes(exceptions),
+        "quality.csv": csv_bytes(quality),
     }
     for supplier, feed in feeds.items():
-        files[f"supplier_{supplier}.csv"] = _csv(feed["lines"])
+        files[f"supplier_{supplier}.csv"] = csv_bytes(feed["lines"])
         files[f"supplier_{supplier}.json"] = to_json({
             "supplier": supplier, "run_id": run_id, "as_of": as_of, "bullwhip_ratio": feed["bullwhip_ratio"],
             "lines": feed["lines"].to_dict("records"),

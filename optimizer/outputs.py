@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import json
 import os
 import platform
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from optimizer.errors import InputError, ResourceError
 
-__all__ = ["write_outputs", "recover_outputs", "sha256_file", "package_versions", "to_json"]
+__all__ = ["write_outputs", "recover_outputs", "sha256_file", "package_versions", "to_json", "csv_bytes"]
 
 _PACKAGES = ("echelon", "pyomo", "highspy", "ngboost", "numpy", "pandas", "scipy", "scikit-learn", "pydantic",
              "PyYAML", "shap", "matplotlib")
@@ -53,6 +54,14 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def csv_bytes(frame, float_format: str | None = "%.4f") -> bytes:
+    """``frame`` as CSV bytes: no index, ``\\n`` line ends, floats written with ``float_format``
+    (None: full precision), so the same table gives the same bytes on every platform."""
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, lineterminator="\n", float_format=float_format)
+    return buf.getvalue().encode()
 
 
 def to_json(obj) -> str:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gzip
-import io
 import time
 
 import numpy as np
@@ -40,7 +39,7 @@ from optimizer.config import load_config
 from optimizer.errors import InputError
 from optimizer.forecast_commands import _manifest, _png, _pyplot
 from optimizer.inputs import initial_state, prepare
-from optimizer.outputs import to_json, write_outputs
+from optimizer.outputs import csv_bytes, to_json, write_outputs
 from optimizer.policies import EchelonPolicy, ForecastFeed, NormalSafetyStock
 from optimizer.replay import replay, replay_figures
 
@@ -400,9 +399,7 @@ def _replay_csv(replays, items, net, begin, warmup) -> bytes:
             "period": t - warmup, "date": (begin + pd.to_timedelta(t, unit="D")).strftime("%Y-%m-%d"),
             **{c: np.round(getattr(r, c).ravel(), 4) + 0.0 for c in cols},
         }))
-    buf = io.StringIO()
-    pd.concat(frames).to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode()
+    return csv_bytes(pd.concat(frames), None)
 
 
 def _plots(replays, figures, curves, items, begin, warmup) -> dict:

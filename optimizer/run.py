@@ -10,7 +10,6 @@ The Python API has the verbs of the command line::
 from __future__ import annotations
 
 import dataclasses
-import io
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from optimizer.errors import InfeasibleError, InputError, SolverError, TimeLimit
 from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model, tonight_purchase_value
 from optimizer.numerics import check_demand
-from optimizer.outputs import command_line, package_versions, sha256_file, to_json, write_outputs
+from optimizer.outputs import command_line, csv_bytes, package_versions, sha256_file, to_json, write_outputs
 from optimizer.plan import Plan, assemble_plan, capital_and_fill, plan_figures
 from optimizer.progress import Progress
 from optimizer.report import forecast_frame, recent_sales, render_report
@@ -427,8 +426,9 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     if out is not None:
         progress.stage("write")
         t = time.perf_counter()
-        files = {"orders.csv": _csv(plan.orders), "stock_positions.csv": _csv(plan.stock_positions),
-                 "kpis.json": to_json(plan.kpis).encode(), "report.html": _report(plan, config_path, seed, frontier=frontier)}
+        files = {"orders.csv": csv_bytes(plan.orders), "stock_positions.csv": csv_bytes(plan.stock_positions),
+                 "kpis.json": to_json(plan.kpis).encode(),
+                 "report.html": _report(plan, config_path, seed, frontier=frontier)}
         _write(files, config, config_path, files_read, seed, out, timings)
         timings["write"] = time.perf_counter() - t
     timings["total"] = sum(v for k, v in timings.items() if k != "total")
@@ -522,12 +522,6 @@ def _demand_source(config: Config, config_path) -> tuple[str, str]:
     if config.demand.table is not None:
         return config.demand.table, "parameters"
     return str(config_path), "demand.distribution"
-
-
-def _csv(frame: pd.DataFrame) -> bytes:
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, lineterminator="\n", float_format="%.4f")
-    return buf.getvalue().encode()
 
 
 def _write(files: dict, config: Config, config_path, data_files, seed, out, timings) -> None:
