@@ -18,7 +18,7 @@ import pandas as pd
 
 from forecasts.baselines import MovingAverageForecaster, SeasonalNaiveForecaster, sales_grid
 from forecasts.metrics import score, spl_scale
-from optimizer.forecast_commands import _forecaster, _load
+from optimizer.forecast_commands import forecaster_for, load_with_history
 from scenarios.backtest import table_grids
 
 HORIZON = 28
@@ -30,7 +30,7 @@ def main() -> None:
     ap.add_argument("--origin", default="2016-03-27")
     ap.add_argument("--families", nargs="+", default=["negative_binomial", "shifted_lognormal", "normal"])
     args = ap.parse_args()
-    config, inputs = _load(args.config)
+    config, inputs = load_with_history(args.config)
     history, origin = inputs.history, pd.Timestamp(args.origin)
     series, _, train = sales_grid(history, origin)
     future = pd.date_range(origin + pd.Timedelta(days=1), periods=HORIZON)
@@ -44,7 +44,7 @@ def main() -> None:
     category = series["item"].str.split("_").str[0].to_numpy()
     models = {"seasonal_naive": lambda: SeasonalNaiveForecaster(HORIZON),
               "ma_negbin": lambda: MovingAverageForecaster(HORIZON)}
-    models.update({f"ngboost_{f}": (lambda f=f: _forecaster(config, HORIZON, config.scenarios.seed, f))
+    models.update({f"ngboost_{f}": (lambda f=f: forecaster_for(config, HORIZON, config.scenarios.seed, f))
                    for f in args.families})
     for name, make in models.items():
         t0 = time.perf_counter()

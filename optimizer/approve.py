@@ -36,8 +36,8 @@ import pandas as pd
 from forecasts.distributions import DistributionTable
 from optimizer.config import load_config, resolve_path
 from optimizer.errors import InfeasibleError, InputError
-from optimizer.nightly import _now, _with, checked_inputs
-from optimizer.outputs import command_line, csv_bytes, sha256_file, to_json, write_outputs
+from optimizer.nightly import checked_inputs, utc_now, with_section
+from optimizer.outputs import csv_bytes, manifest, sha256_file, to_json, write_outputs
 from optimizer.run import solve_plan
 from optimizer.runstore import RunStore
 
@@ -154,7 +154,7 @@ def approve(config_path, run_id: int, overrides_path=None, *, by: str, mode: str
         overrides = pd.DataFrame(columns=OVERRIDE_COLUMNS)
         kpis = run["kpis"]
         if overrides_path is not None:
-            config = _with(config, "history", as_of=pd.Timestamp(run["as_of"]).date())
+            config = with_section(config, "history", as_of=pd.Timestamp(run["as_of"]).date())
             config, inputs, _, (on_hand, pipeline, state_files) = checked_inputs(config, config_path)
             hashes = {str(p): sha256_file(p) for p in inputs.data_files + state_files}
             if hashes != json.loads(run["data_sha256"]):
@@ -172,7 +172,7 @@ def approve(config_path, run_id: int, overrides_path=None, *, by: str, mode: str
                 raise InfeasibleError(f"{overrides_path}: the overrides cannot be met: {exc}; change or drop some",
                                       exc.diagnosis) from None
             orders, positions, kpis = solved.plan.orders, solved.plan.stock_positions, solved.plan.kpis
-        at = _now()
+        at = utc_now()
         overrides = overrides.assign(changed_by=by, changed_at=at)[OVERRIDE_COLUMNS + ["changed_by", "changed_at"]]
         kpis = {**kpis, "run_id": int(run_id), "approved_by": by, "approved_at": at, "overrides": len(overrides)}
         out = resolve_path(config_path, config.nightly.approved)
@@ -181,9 +181,8 @@ def approve(config_path, run_id: int, overrides_path=None, *, by: str, mode: str
             "stock_positions.csv": csv_bytes(positions),
             "kpis.json": to_json(kpis).encode(),
             "overrides.csv": csv_bytes(overrides),
-            "manifest.json": to_json({"command": command_line(), "run_id": int(run_id), "approved_by": by,
-                                      "approved_at": at, "mode": mode, "config_file": str(config_path),
-                                      "config_sha256": run["config_sha256"]}).encode(),
+            "manifest.json": manifest(config_path, run_id=int(run_id), approved_by=by, approved_at=at, mode=mode,
+                                      config_sha256=run["config_sha256"]),
         })
         approval_id = store.record_approval(
             {"run_id": int(run_id), "approved_by": by, "approved_at": at, "mode": mode, "overrides": len(overrides),

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import InfeasibleError, TimeLimitError
-from optimizer.outputs import command_line, csv_bytes, package_versions, sha256_file, to_json, write_outputs
+from optimizer.outputs import csv_bytes, manifest, sha256_file, to_json, write_outputs
 
 __all__ = ["compare", "comparison_table", "text_table", "COMPARISON_COLUMNS"]
 
@@ -111,12 +111,8 @@ def compare(config_paths, out=None, *, seed: int | None = None) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
     if out is not None:
         files["comparison.csv"] = csv_bytes(frame, "%.10g")
-        files["manifest.json"] = to_json({
-            "command": command_line(),
-            "configs": [{"path": str(p), "sha256": sha256_file(p)} for p in paths],
-            "seed": seed,
-            "packages": package_versions(),
-        }).encode()
+        files["manifest.json"] = manifest(seed=seed, configs=[{"path": str(p), "sha256": sha256_file(p)}
+                                                             for p in paths])
         write_outputs(out, files)
     return frame
 

@@ -55,9 +55,9 @@ STOCKOUT_RISK = 0.2
 
 
 def _orders_tonight(built, x) -> np.ndarray:
-    from optimizer.plan import _orders
+    from optimizer.plan import order_quantities
 
-    return _orders(built, x)[:, :, 0, 0]
+    return order_quantities(built, x)[:, :, 0, 0]
 
 
 def _subtree_demand(problem, periods: np.ndarray) -> np.ndarray:

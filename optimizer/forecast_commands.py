@@ -7,7 +7,6 @@ Both read the config's ``history:`` and ``forecast:`` sections; outputs go to
 
 from __future__ import annotations
 
-import io
 import time
 
 import numpy as np
@@ -15,7 +14,7 @@ import pandas as pd
 
 from optimizer.config import Config, load_config
 from optimizer.errors import InputError
-from optimizer.outputs import command_line, csv_bytes, package_versions, sha256_file, to_json, write_outputs
+from optimizer.outputs import csv_bytes, manifest, png_bytes, pyplot, to_json, write_outputs
 
 __all__ = ["backtest_command", "explain_command", "forecast_command", "scenario_copula"]
 
@@ -23,7 +22,7 @@ BACKTEST_HORIZON = 28
 LAST_SCORED = pd.Timestamp("2016-04-24")
 
 
-def _load(config_path):
+def load_with_history(config_path):
     from optimizer.inputs import prepare
 
     config = load_config(config_path)
@@ -34,7 +33,7 @@ def _load(config_path):
     return config, inputs
 
 
-def _forecaster(config: Config, horizon: int, seed: int, family: str | None = None):
+def forecaster_for(config: Config, horizon: int, seed: int, family: str | None = None):
     from optimizer.run import make_forecaster
 
     return make_forecaster(config, seed, horizon=horizon, family=family)
@@ -65,44 +64,13 @@ def _store_groups(config: Config) -> dict:
     }
 
 
-def _manifest(config, config_path, seed, timings, extra=None) -> bytes:
-    return to_json({
-        "command": command_line(),
-        "config_file": str(config_path),
-        "config_sha256": sha256_file(config_path),
-        "config": config.model_dump(mode="json"),
-        "seed": seed,
-        "packages": package_versions(),
-        "timings_s": timings,
-        **(extra or {}),
-    }).encode()
-
-
-def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 # -- echelon forecast ---------------------------------------------------------------------
 def forecast_command(config_path, out, *, seed=None, log=print) -> dict:
     """Fit on the history up to ``as_of`` and write ``forecast.csv`` (mean and M5 quantiles)."""
-    config, inputs = _load(config_path)
+    config, inputs = load_with_history(config_path)
     seed = config.scenarios.seed if seed is None else int(seed)
     t0 = time.perf_counter()
-    fc = _forecaster(config, config.periods, seed)
+    fc = forecaster_for(config, config.periods, seed)
     fc.fit(inputs.history, origin=inputs.as_of, calendar=inputs.calendar)
     table = fc.predict()
     q = table.quantiles()
@@ -110,7 +78,7 @@ def forecast_command(config_path, out, *, seed=None, log=print) -> dict:
     timings = {"forecast": time.perf_counter() - t0}
     chosen = {str(g): f for g, f in getattr(fc, "families_", {}).items()}  # with family: auto, what it chose
     write_outputs(out, {"forecast.csv": csv_bytes(q),
-                        "manifest.json": _manifest(config, config_path, seed, timings, {"families": chosen})})
+                        "manifest.json": manifest(config_path, config, seed=seed, timings=timings, families=chosen)})
     log(f"forecast of {len(q)} item x location x periods written to {out} in {timings['forecast']:.1f} s")
     return {"rows": len(q)}
 
@@ -121,7 +89,7 @@ def backtest_command(config_path, out, *, seed=None, origins: int = 4, families=
     from forecasts.baselines import MovingAverageForecaster, SeasonalNaiveForecaster
     from scenarios.backtest import backtest
 
-    config, inputs = _load(config_path)
+    config, inputs = load_with_history(config_path)
     seed = config.scenarios.seed if seed is None else int(seed)
     if origins < 2:
         raise InputError("command line", "--origins", f"needs at least 2 origins; received {origins}",
@@ -149,7 +117,7 @@ def backtest_command(config_path, out, *, seed=None, origins: int = 4, families=
             history,
             origins=origin_list,
             horizon=BACKTEST_HORIZON,
-            make_ngboost=lambda fam: _WithCalendar(_forecaster(config, BACKTEST_HORIZON, seed, fam)),
+            make_ngboost=lambda fam: _WithCalendar(forecaster_for(config, BACKTEST_HORIZON, seed, fam)),
             baselines={
                 "seasonal_naive": lambda: SeasonalNaiveForecaster(BACKTEST_HORIZON),
                 "ma_negbin": lambda: MovingAverageForecaster(BACKTEST_HORIZON),
@@ -168,7 +136,7 @@ def backtest_command(config_path, out, *, seed=None, origins: int = 4, families=
     if art["copula"] is not None:
         files["copula.json"] = (art["copula"].to_json() + "\n").encode()
     files.update(_backtest_plots(metrics, art))
-    files["manifest.json"] = _manifest(config, config_path, seed, metrics["timings_s"])
+    files["manifest.json"] = manifest(config_path, config, seed=seed, timings=metrics["timings_s"])
     write_outputs(out, files)
     log(summary(metrics))
     log(f"written to {out} in {metrics['timings_s']['total']:.0f} s")
@@ -195,7 +163,7 @@ def summary(metrics: dict) -> str:
 
 
 def _backtest_plots(metrics: dict, art: dict) -> dict:
-    plt = _pyplot()
+    plt = pyplot()
     files = {}
     names = list(metrics["models"])
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8), sharey=True)
@@ -205,7 +173,7 @@ def _backtest_plots(metrics: dict, art: dict) -> dict:
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("PIT (daily, item x store)")
     fig.suptitle(f"PIT histograms, {metrics['scored_window'][0]}..{metrics['scored_window'][1]}")
-    files["pit_histograms.png"] = _png(fig)
+    files["pit_histograms.png"] = png_bytes(fig)
 
     levels = [k for k in metrics["models"][names[0]]["levels"]]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=False)
@@ -219,7 +187,7 @@ def _backtest_plots(metrics: dict, art: dict) -> dict:
         ax.set_xticklabels([lv.replace("item_", "") for lv in levels], rotation=60, fontsize=7)
         ax.set_title(f"coverage of the central {a}% interval")
     axes[0].legend(fontsize=7)
-    files["coverage.png"] = _png(fig)
+    files["coverage.png"] = png_bytes(fig)
 
     sel = metrics["family_selection"]["daily_crps"]
     fig, ax = plt.subplots(figsize=(5, 2.8))
@@ -227,7 +195,7 @@ def _backtest_plots(metrics: dict, art: dict) -> dict:
     ax.set_ylabel("daily CRPS")
     ax.set_title(f"NGBoost family, origin {metrics['family_selection']['origin']}")
     ax.tick_params(axis="x", labelsize=7)
-    files["family_crps.png"] = _png(fig)
+    files["family_crps.png"] = png_bytes(fig)
 
     if "scenario_count" in metrics:
         sc = metrics["scenario_count"]
@@ -242,7 +210,7 @@ def _backtest_plots(metrics: dict, art: dict) -> dict:
             ax.set_ylabel("relative RMSE of q0.95")
             ax.set_title(f"{sc['periods']}-day demand, {lv}")
         axes[0].legend(fontsize=7)
-        files["scenario_count.png"] = _png(fig)
+        files["scenario_count.png"] = png_bytes(fig)
     return files
 
 
@@ -252,7 +220,7 @@ def explain_command(config_path, item: str, location: str, out=None, *, seed=Non
     """Forecast of one item x location per period with the features that moved it most."""
     from forecasts.explain import explain, global_importance, plain_words
 
-    config, inputs = _load(config_path)
+    config, inputs = load_with_history(config_path)
     seed = config.scenarios.seed if seed is None else int(seed)
     history = inputs.history
     if item not in set(history["item"]):
@@ -262,7 +230,7 @@ def explain_command(config_path, item: str, location: str, out=None, *, seed=Non
         raise InputError(config.history.path, "location", f"no location {location!r} in the history",
                          f"use one of {', '.join(sorted(history['location'].unique()))}")
     t0 = time.perf_counter()
-    fc = _forecaster(config, config.periods, seed)
+    fc = forecaster_for(config, config.periods, seed)
     group_by = config.forecast.group_by
     if hasattr(fc, "params_for"):  # the series' group model: fitted on its group's rows, same seed
         from forecasts.grouped import fit_group
@@ -286,7 +254,7 @@ def explain_command(config_path, item: str, location: str, out=None, *, seed=Non
         log(f"    level:  {plain_words(r.location_drivers, top)}")
         log(f"    spread: {plain_words(r.spread_drivers, top)}")
     if out is not None:
-        plt = _pyplot()
+        plt = pyplot()
         imp = global_importance(shap_all, fc.feature_names_)
         fig, axes = plt.subplots(1, 2, figsize=(11, 5))
         for ax, col, title in zip(axes, ("location", "spread"), ("level parameter", "spread parameter")):
@@ -294,14 +262,14 @@ def explain_command(config_path, item: str, location: str, out=None, *, seed=Non
             ax.barh(top_f.index, top_f[col])
             ax.set_title(f"mean |SHAP|, {title}")
             ax.tick_params(axis="y", labelsize=7)
-        files = {"importance.png": _png(fig)}
+        files = {"importance.png": png_bytes(fig)}
         flat = rows.drop(columns=["location_drivers", "spread_drivers"]).assign(
             level_drivers=[plain_words(d, top) for d in rows["location_drivers"]],
             spread_drivers=[plain_words(d, top) for d in rows["spread_drivers"]],
         )
         files["explanation.csv"] = csv_bytes(flat)
-        files["manifest.json"] = _manifest(config, config_path, seed, {"explain": time.perf_counter() - t0},
-                                           {"item": item, "location": location})
+        files["manifest.json"] = manifest(config_path, config, seed=seed, timings={"explain": time.perf_counter() - t0},
+                                          item=item, location=location)
         write_outputs(out, files)
         log(f"importance plot and explanation.csv written to {out}")
     return rows

@@ -43,7 +43,7 @@ from optimizer.decompose import close_pool, solve_decomposed
 from optimizer.errors import InfeasibleError, InputError
 from optimizer.inputs import initial_state, prepare
 from optimizer.model import Problem
-from optimizer.outputs import csv_bytes, write_outputs
+from optimizer.outputs import csv_bytes, manifest, png_bytes, pyplot, write_outputs
 from optimizer.plan import capital_and_fill
 from optimizer.simulate import simulate_policy, summarise
 from optimizer.solver import SolveStatus
@@ -67,7 +67,7 @@ def scenario_problem(config, config_path, seed: int):
     Returns the problem, the demand table, the inputs and the data files read.
     """
     from optimizer.forecast_commands import scenario_copula
-    from optimizer.run import _problem, forecast_demand
+    from optimizer.run import forecast_demand, make_problem
 
     inputs = prepare(config, config_path)
     on_hand, pipeline, state_files = initial_state(config, config_path, inputs)
@@ -75,7 +75,7 @@ def scenario_problem(config, config_path, seed: int):
     sc = config.scenarios
     scenario_set = sample_scenarios(table, sc.count, seed=seed, method=sc.method,
                                     copula=scenario_copula(config, config_path))
-    return _problem(config, inputs, scenario_set, on_hand, pipeline), table, inputs, inputs.data_files + state_files
+    return make_problem(config, inputs, scenario_set, on_hand, pipeline), table, inputs, inputs.data_files + state_files
 
 
 class _Frontier:
@@ -191,13 +191,13 @@ def frontier(config_path, out=None, *, budgets=None, points: int | None = None, 
     config = load_config(config_path)
     seed = config.scenarios.seed if seed is None else int(seed)
     problem, table, inputs, data_files = scenario_problem(config, config_path, seed)
-    from optimizer.run import _demand
+    from optimizer.run import scenario_demand
 
     ev = config.evaluation
     fresh = None
     if ev.scenarios:
         fresh_set = sample_scenarios(table, ev.scenarios, seed=seed + ev.seed_offset, method=config.scenarios.method)
-        fresh = _demand(inputs, fresh_set)
+        fresh = scenario_demand(inputs, fresh_set)
     timings = {"prepare": time.perf_counter() - t_start}
     solver = _Frontier(problem, config, fresh)
     try:
@@ -224,24 +224,18 @@ def frontier(config_path, out=None, *, budgets=None, points: int | None = None, 
 
 
 def _write(frame, config, config_path, seed, data_files, timings, out) -> None:
-    from optimizer.forecast_commands import _manifest
-    from optimizer.outputs import sha256_file
-
-    extra = {"data": [{"path": str(p), "sha256": sha256_file(p)} for p in data_files]}
     files = {
         "frontier.csv": csv_bytes(frame, "%.10g"),
         "frontier.png": plot_frontier(frame, target=config.constraints.service.fill_rate
                                       if config.constraints.service else None),
-        "manifest.json": _manifest(config, config_path, seed, timings, extra),
+        "manifest.json": manifest(config_path, config, seed=seed, timings=timings, data_files=data_files),
     }
     write_outputs(out, files)
 
 
 def plot_frontier(frame: pd.DataFrame, target: float | None = None) -> bytes:
     """frontier.png: cost, fill rate (in sample, out of sample with its 95% band) and shadow price by budget."""
-    from optimizer.forecast_commands import _png, _pyplot
-
-    plt = _pyplot()
+    plt = pyplot()
     ok = frame[frame["capital_used"].notna()]
     line, asked = ok[ok["kind"] == "budget"], ok[ok["kind"] == "fill_rate"]
     fig, (ax_cost, ax_fill, ax_price) = plt.subplots(3, 1, figsize=(7.5, 8.5), sharex=True,
@@ -271,7 +265,7 @@ def plot_frontier(frame: pd.DataFrame, target: float | None = None) -> bytes:
     for ax in (ax_cost, ax_fill):
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def frontier_table(frame: pd.DataFrame) -> str:

@@ -112,7 +112,7 @@ def _capacities(config: Config, order, inbound) -> dict:
             for k, v in caps.items()}
 
 
-def _read_csv(path: Path, key: str, config_file: str) -> pd.DataFrame:
+def read_input_csv(path: Path, key: str, config_file: str) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(config_file, key, f"file not found: {path}", "fix the path (relative to the config's folder)")
     try:
@@ -143,7 +143,7 @@ def _demand_table(config: Config, config_file: str, items, stores) -> tuple[Dist
         d = spec.distribution
         return DistributionTable.constant(d.family, d.params(), items, stores, T), []
     path = resolve_path(config_file, spec.table)
-    frame = _read_csv(path, "demand.table", config_file)
+    frame = read_input_csv(path, "demand.table", config_file)
     needed = {"item", "location", "period", "family"}
     missing = needed - set(frame.columns)
     if missing:
@@ -356,7 +356,7 @@ def initial_state(config: Config, config_file, inputs: Inputs, state: pd.DataFra
     if spec.path is None:
         return on_hand, pipeline, []
     path = resolve_path(config_file, spec.path)
-    frame = _read_csv(path, "initial_state.path", str(config_file)) if state is None else state
+    frame = read_input_csv(path, "initial_state.path", str(config_file)) if state is None else state
     for col in ("item", "location", "on_hand"):
         if col not in frame.columns:
             raise InputError(path, f"column {col}", "required column is missing",

@@ -46,7 +46,7 @@ import numpy as np
 from optimizer.lp import column_vector
 from optimizer.model import Built, Problem, build_model
 from optimizer.plan import PlanFigures, plan_figures
-from optimizer.solver import _highs, compile_pyomo, cost_scale, load_arrays
+from optimizer.solver import compile_pyomo, cost_scale, load_arrays, new_highs
 
 __all__ = ["ItemSolver", "Proposal", "item_problem"]
 
@@ -111,7 +111,7 @@ class ShapeTemplate:
         # What plan_figures reads that is the same for every item of the shape.
         self.order_terms = {name: k[name][:, :, :1, :1] for name in ("order_cols", "order_coef")}
         self.service_mask = k["service_mask"]
-        self.highs = _highs(None, threads)
+        self.highs = new_highs(None, threads)
         self.time_limit = time_limit
         load_arrays(self.highs, np.zeros(len(self.cols)), compiled.a_csc, compiled.col_lb, compiled.col_ub,
                     compiled.row_lb, compiled.row_ub)

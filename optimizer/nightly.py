@@ -44,12 +44,11 @@ import pandas as pd
 from optimizer.config import Config, load_config, resolve_path
 from optimizer.errors import EchelonError, InputError, TimeLimitError
 from optimizer.exceptions import rank_exceptions
-from optimizer.inputs import _read_csv, initial_state, prepare
+from optimizer.inputs import initial_state, prepare, read_input_csv
 from optimizer.logs import event
-from optimizer.outputs import (command_line, csv_bytes, package_versions, recover_outputs, sha256_file, to_json,
-                               write_outputs)
+from optimizer.outputs import csv_bytes, manifest, recover_outputs, sha256_file, to_json, write_outputs
 from optimizer.quality import check_history, check_state, findings_frame
-from optimizer.run import _report, forecast_demand, solve_plan
+from optimizer.run import forecast_demand, report_html, solve_plan
 from optimizer.runstore import RunStore
 from optimizer.supplier_feed import supplier_feeds
 
@@ -95,11 +94,11 @@ def code_version() -> str:
     return f"{version}+g{sha}"
 
 
-def _now() -> str:
+def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _with(config: Config, section: str, **values) -> Config:
+def with_section(config: Config, section: str, **values) -> Config:
     return config.model_copy(update={section: getattr(config, section).model_copy(update=values)})
 
 
@@ -126,12 +125,12 @@ def checked_inputs(config: Config, config_path):
     priced = tuple(i.id for i in config.items) if config.economics is None else None
     clean, findings = check_history(raw, stores, config.history.as_of, items=priced, file=hpath)
     if config.history.as_of is None:
-        config = _with(config, "history", as_of=clean["date"].max().date())
+        config = with_section(config, "history", as_of=clean["date"].max().date())
     inputs = prepare(config, config_path, history=clean)
     state = None
     if config.initial_state.path is not None:
         path = resolve_path(config_path, config.initial_state.path)
-        state, more = check_state(_read_csv(path, "initial_state.path", str(config_path)), inputs.items,
+        state, more = check_state(read_input_csv(path, "initial_state.path", str(config_path)), inputs.items,
                                   inputs.network.nodes, file=path)
         findings += more
     on_hand, pipeline, state_files = initial_state(config, config_path, inputs, state)
@@ -165,13 +164,13 @@ def nightly(config_path, *, as_of=None, time_limit: float | None = None, auto_ap
     InputError, QualityError, InfeasibleError, TimeLimitError
         Exit codes 2, 2, 3 and 4; the failure is recorded in the run store.
     """
-    start, started = time.perf_counter(), _now()
+    start, started = time.perf_counter(), utc_now()
     config = load_config(config_path)
     if config.history is None:
         raise InputError(config_path, "history", "the nightly job forecasts from a sales history",
                          "add history: {path: ...} (explicit demand: is for echelon run)")
     if as_of is not None:
-        config = _with(config, "history", as_of=pd.Timestamp(as_of).date())
+        config = with_section(config, "history", as_of=pd.Timestamp(as_of).date())
     seed = config.scenarios.seed if seed is None else int(seed)
     for node in config.network.nodes:
         if not _SAFE_ID.match(node.id):
@@ -185,7 +184,7 @@ def nightly(config_path, *, as_of=None, time_limit: float | None = None, auto_ap
         return _nightly(config, config_path, store, out, row, start, time_limit, auto_approve)
     except EchelonError as exc:
         store.record_failure({**row, "as_of": row["as_of"] or "unknown", "status": "failed",
-                              "exit_code": exc.exit_code, "message": str(exc), "finished_at": _now()})
+                              "exit_code": exc.exit_code, "message": str(exc), "finished_at": utc_now()})
         event("run failed", level=40, exit_code=exc.exit_code, message=str(exc).splitlines()[0])
         raise
     finally:
@@ -213,7 +212,7 @@ def _nightly(config, config_path, store, out, row, start, time_limit, auto_appro
         if left <= 0:
             raise TimeLimitError(f"the time limit of {time_limit:g} s ran out before the solve "
                                  f"(forecast took {timings['forecast']:.0f} s); raise --time-limit")
-        config = _with(config, "solver", time_limit=left)
+        config = with_section(config, "solver", time_limit=left)
     solved = solve_plan(config, config_path, inputs, table, period_dates, on_hand, pipeline, seed, timings,
                         solution=True)
     plan = solved.plan
@@ -236,20 +235,16 @@ def _nightly(config, config_path, store, out, row, start, time_limit, auto_appro
 
     def write_folder(run_id):
         files = nightly_files(plan, exceptions, quality, feeds, run_id, as_of)
-        files["report.html"] = _report(plan, config_path, seed, exceptions=exceptions)
-        files["manifest.json"] = to_json({
-            "command": command_line(), "run_id": run_id, "as_of": as_of, "config_file": str(config_path),
-            "config_sha256": row["config_sha256"], "config": config.model_dump(mode="json"),
-            "data": [{"path": str(p), "sha256": sha256_file(p)} for p in data_files], "seed": seed,
-            "code_version": row["code_version"], "packages": package_versions(), "timings_s": timings,
-        }).encode()
+        files["report.html"] = report_html(plan, config_path, seed, exceptions=exceptions)
+        files["manifest.json"] = manifest(config_path, config, seed=seed, timings=timings, data_files=data_files,
+                                          run_id=run_id, as_of=as_of, code_version=row["code_version"])
         write_outputs(out, files, before_rename=lambda: checkpoint("write"))
 
     t = time.perf_counter()
     tables = {"orders": plan.orders, "stock_positions": plan.stock_positions, "exceptions": exceptions,
               "quality": quality}
     timings["total"] = time.perf_counter() - start
-    row.update(timings_json=to_json(timings), finished_at=_now())
+    row.update(timings_json=to_json(timings), finished_at=utc_now())
     run_id = store.record_run(row, tables, table.frame.to_csv(index=False, lineterminator="\n"),
                               before_commit=write_folder)
     timings["write"] = time.perf_counter() - t

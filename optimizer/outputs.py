@@ -64,6 +64,47 @@ def csv_bytes(frame, float_format: str | None = "%.4f") -> bytes:
     return buf.getvalue().encode()
 
 
+def png_bytes(fig) -> bytes:
+    """A matplotlib figure as PNG bytes (110 dpi, tight box); the figure is closed."""
+    plt = pyplot()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (no display is needed; imported on first use)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def manifest(config_path=None, config=None, *, seed=None, timings=None, data_files=None, **extra) -> bytes:
+    """The ``manifest.json`` of a command's output folder, as bytes.
+
+    What reproduces the folder: the command line, the config file and its SHA-256, the resolved config,
+    each data file read (path, SHA-256, bytes), the seed, the package versions and the stage timings
+    (seconds), then ``extra`` (its keys win). Keys whose argument is None are left out.
+    """
+    body = {"command": command_line()}
+    if config_path is not None:
+        body.update(config_file=str(config_path), config_sha256=sha256_file(config_path))
+    if config is not None:
+        body["config"] = config.model_dump(mode="json")
+    if data_files is not None:
+        body["data"] = [{"path": str(p), "sha256": sha256_file(p), "bytes": Path(p).stat().st_size}
+                        for p in data_files]
+    body.update(seed=seed, packages=package_versions())
+    if timings is not None:
+        body["timings_s"] = timings
+    body.update(extra)
+    return to_json(body).encode()
+
+
 def to_json(obj) -> str:
     """JSON with sorted keys and plain floats (NaN written as null)."""
 

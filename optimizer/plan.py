@@ -158,7 +158,7 @@ def plan_figures(built: Built, x: np.ndarray, row_duals: np.ndarray | None = Non
     return PlanFigures(
         target=x[cols["target"]],
         ship0=ship[:, :, 0, 0],
-        orders0=_orders(built, x)[:, :, 0, 0],  # tonight's, the same in every scenario
+        orders0=order_quantities(built, x)[:, :, 0, 0],  # tonight's, the same in every scenario
         expected_short=exp_short,
         expected_demand=exp_dem,
         dc_shipped=shipped,
@@ -336,7 +336,7 @@ def capital_and_fill(built: Built, x: np.ndarray) -> tuple[float, float]:
     return float(capital), float(fill)
 
 
-def _orders(built: Built, x: np.ndarray) -> np.ndarray:
+def order_quantities(built: Built, x: np.ndarray) -> np.ndarray:
     """Orders o_{ints} of every stock point, period and scenario, (I, N, T, S) (an item model's
     context in the decomposition keeps tonight's only, T = S = 1)."""
     k = built.constants

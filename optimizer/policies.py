@@ -248,16 +248,16 @@ class EchelonPolicy:
                                 copula=self.copula if self.scenarios == "copula" else None)
 
     def __call__(self, state: ReplayState) -> Levels:
-        from optimizer.run import _problem, _solve
+        from optimizer.run import make_problem, solve_problem
 
         on_hand, pipeline = model_state(state, self.inputs.network, self.config.periods)
-        problem = _problem(self.config, self.inputs, self._scenario_set(state.t), on_hand, pipeline)
+        problem = make_problem(self.config, self.inputs, self._scenario_set(state.t), on_hand, pipeline)
         relaxed = []
         for drop in (None, "fill_rate", "budget"):
             if drop:
                 problem = dataclasses.replace(problem, **{drop: None})
                 relaxed.append(drop)
-            built, sol = _solve(problem, self.config, solution=True)  # the targets in the whole model's columns
+            built, sol = solve_problem(problem, self.config, solution=True)  # the targets in the whole model's columns
             if sol.status in (SolveStatus.OPTIMAL, SolveStatus.TIME_LIMIT):
                 break
         else:

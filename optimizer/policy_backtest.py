@@ -37,9 +37,8 @@ from scipy import stats
 
 from optimizer.config import load_config
 from optimizer.errors import InputError
-from optimizer.forecast_commands import _manifest, _png, _pyplot
 from optimizer.inputs import initial_state, prepare
-from optimizer.outputs import csv_bytes, to_json, write_outputs
+from optimizer.outputs import csv_bytes, manifest, png_bytes, pyplot, to_json, write_outputs
 from optimizer.policies import EchelonPolicy, ForecastFeed, NormalSafetyStock
 from optimizer.replay import replay, replay_figures
 
@@ -382,7 +381,7 @@ def policy_backtest(config_path, out=None, *, start=None, periods=None, fast=Fal
         files = {"backtest.json": to_json(result).encode(),
                  "replay.csv.gz": gzip.compress(_replay_csv(replays, items, inputs.network, begin, W), mtime=0),
                  **_plots(replays, figures, more[3], items, begin, W),
-                 "manifest.json": _manifest(config, config_path, seed, timings, {"window": result["window"]})}
+                 "manifest.json": manifest(config_path, config, seed=seed, timings=timings, window=result["window"])}
         write_outputs(out, files)
         log(f"written to {out} in {timings['total']:.0f} s")
     return result
@@ -403,7 +402,7 @@ def _replay_csv(replays, items, net, begin, warmup) -> bytes:
 
 
 def _plots(replays, figures, curves, items, begin, warmup) -> dict:
-    plt = _pyplot()
+    plt = pyplot()
     shown = [p for p in ("echelon_copula", "echelon_independent", "echelon_point", "base_stock_equal_fill",
                          "s_S_equal_fill") if p in replays]
     ref = replays[MAIN]
@@ -421,7 +420,7 @@ def _plots(replays, figures, curves, items, begin, warmup) -> dict:
         axes[1, c].set_title(f"{items[i]}: orders to the vendor")
         axes[1, c].tick_params(axis="x", rotation=45, labelsize=7)
     axes[0, 0].legend(fontsize=7)
-    files = {"stock_orders.png": _png(fig)}
+    files = {"stock_orders.png": png_bytes(fig)}
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for base, pts in curves.items():
         pts = sorted(pts)
@@ -432,5 +431,5 @@ def _plots(replays, figures, curves, items, begin, warmup) -> dict:
     ax.set_xlabel("realised network fill rate")
     ax.set_ylabel("total cost (holding, shortage, DC backlog, transport)")
     ax.legend(fontsize=7)
-    files["cost_vs_fill.png"] = _png(fig)
+    files["cost_vs_fill.png"] = png_bytes(fig)
     return files

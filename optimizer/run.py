@@ -22,7 +22,7 @@ from optimizer.errors import InfeasibleError, InputError, SolverError, TimeLimit
 from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model, tonight_purchase_value
 from optimizer.numerics import check_demand
-from optimizer.outputs import command_line, csv_bytes, package_versions, sha256_file, to_json, write_outputs
+from optimizer.outputs import csv_bytes, manifest, package_versions, sha256_file, to_json, write_outputs
 from optimizer.plan import Plan, assemble_plan, capital_and_fill, plan_figures
 from optimizer.progress import Progress
 from optimizer.report import forecast_frame, recent_sales, render_report
@@ -83,15 +83,15 @@ def forecast_demand(config: Config, inputs: Inputs, seed: int):
     return scale_demand(table, inputs.demand_factor, inputs.items, inputs.stores), dates
 
 
-def _demand(inputs: Inputs, scenario_set) -> np.ndarray:
+def scenario_demand(inputs: Inputs, scenario_set) -> np.ndarray:
     """Scenario demand (S, I, J) in the model's item and store order."""
     loc = [scenario_set.locations.index(s) for s in inputs.stores]
     itm = [scenario_set.items.index(i) for i in inputs.items]
     return scenario_set.demand[:, itm][:, :, loc]
 
 
-def _problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) -> Problem:
-    demand = _demand(inputs, scenario_set)
+def make_problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) -> Problem:
+    demand = scenario_demand(inputs, scenario_set)
     c = config.constraints
     return Problem(
         items=inputs.items,
@@ -127,7 +127,7 @@ def _rules(config: Config, inputs: Inputs) -> dict:
     return rules
 
 
-def _solve(problem: Problem, config: Config, solution: bool = False):
+def solve_problem(problem: Problem, config: Config, solution: bool = False):
     """Solve the whole model, or item by item with priced linking rows (``solver.decompose``).
 
     Solved whole, the model is first tried without its two coupling rows.
@@ -196,15 +196,15 @@ def evaluate(problem: Problem, figures, table, config: Config, inputs: Inputs, s
     ev, sc = config.evaluation, config.scenarios
     target, ship0 = figures.target, figures.ship0
     fresh = sample_scenarios(table, ev.scenarios, seed=seed + ev.seed_offset, method=sc.method)
-    replay = simulate_policy(problem, target, ship0, _demand(inputs, fresh))
+    replay = simulate_policy(problem, target, ship0, scenario_demand(inputs, fresh))
     out = summarise(replay)
     out["seed"] = seed + ev.seed_offset
     if ev.replications:
         gaps, optima = [], []
         for m in range(1, ev.replications + 1):
             rep = sample_scenarios(table, sc.count, seed=seed + ev.seed_offset + m, method=sc.method)
-            demand = _demand(inputs, rep)
-            _, sol = _solve(dataclasses.replace(problem, demand=demand, probability=rep.probability), config)
+            demand = scenario_demand(inputs, rep)
+            _, sol = solve_problem(dataclasses.replace(problem, demand=demand, probability=rep.probability), config)
             if sol.status == SolveStatus.OPTIMAL:
                 # The plan's cost on this sample less the sample's own optimum (>= 0 up to tolerance).
                 plan_cost = float(simulate_policy(problem, target, ship0, demand).cost @ rep.probability)
@@ -428,7 +428,7 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         t = time.perf_counter()
         files = {"orders.csv": csv_bytes(plan.orders), "stock_positions.csv": csv_bytes(plan.stock_positions),
                  "kpis.json": to_json(plan.kpis).encode(),
-                 "report.html": _report(plan, config_path, seed, frontier=frontier)}
+                 "report.html": report_html(plan, config_path, seed, frontier=frontier)}
         _write(files, config, config_path, files_read, seed, out, timings)
         timings["write"] = time.perf_counter() - t
     timings["total"] = sum(v for k, v in timings.items() if k != "total")
@@ -468,10 +468,10 @@ def solve_plan(config: Config, config_path, inputs: Inputs, table, period_dates,
                                     copula=scenario_copula(config, config_path))
     timings["scenarios"] = time.perf_counter() - t
 
-    problem = dataclasses.replace(_problem(config, inputs, scenario_set, on_hand, pipeline), **fixed)
+    problem = dataclasses.replace(make_problem(config, inputs, scenario_set, on_hand, pipeline), **fixed)
     check_demand(problem.demand, inputs.items, inputs.stores, *_demand_source(config, config_path))
     progress.stage("solve")
-    built, sol = _solve(problem, config, solution)
+    built, sol = solve_problem(problem, config, solution)
     timings.update({k: v for k, v in sol.timings_s.items() if k not in ("extract", "templates")})  # templates: in build
     if sol.status == SolveStatus.INFEASIBLE:
         raise _diagnose(problem, config)
@@ -526,17 +526,8 @@ def _demand_source(config: Config, config_path) -> tuple[str, str]:
 
 def _write(files: dict, config: Config, config_path, data_files, seed, out, timings) -> None:
     """Write ``files`` (name -> bytes) and the manifest into ``out``, atomically."""
-    manifest = {
-        "command": command_line(),
-        "config_file": str(config_path),
-        "config_sha256": sha256_file(config_path),
-        "config": config.model_dump(mode="json"),
-        "data": [{"path": str(p), "sha256": sha256_file(p), "bytes": Path(p).stat().st_size} for p in data_files],
-        "seed": seed,
-        "packages": package_versions(),
-        "timings_s": timings,
-    }
-    write_outputs(out, {**files, "manifest.json": to_json(manifest).encode()})
+    write_outputs(out, {**files, "manifest.json": manifest(config_path, config, seed=seed, timings=timings,
+                                                           data_files=data_files)})
 
 
 def read_frontier(path) -> pd.DataFrame:
@@ -555,7 +546,7 @@ def read_frontier(path) -> pd.DataFrame:
     return frame
 
 
-def _report(plan: Plan, config_path, seed, **tables) -> bytes:
+def report_html(plan: Plan, config_path, seed, **tables) -> bytes:
     """``report.html`` of a written plan, its footer naming the code, config and seed.
 
     ``tables`` (``frontier``, ``exceptions``) are passed on to :func:`~optimizer.report.render_report`.

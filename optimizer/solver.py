@@ -76,7 +76,7 @@ def _quiet_stdout():
         os.close(devnull)
 
 
-def _highs(time_limit: float | None, threads: int, mip_gap: float | None = None) -> highspy.Highs:
+def new_highs(time_limit: float | None, threads: int, mip_gap: float | None = None) -> highspy.Highs:
     with _quiet_stdout():
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
@@ -140,7 +140,7 @@ def solve_arrays(c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0, time_l
     """
     t0 = time.perf_counter()
     mip = integrality is not None and bool(np.any(integrality))
-    h = _highs(time_limit, threads, mip_gap if mip else None)
+    h = new_highs(time_limit, threads, mip_gap if mip else None)
     load_arrays(h, c, a_csc, col_lb, col_ub, row_lb, row_ub, offset=offset, integrality=integrality)
     t1 = time.perf_counter()
     h.run()

@@ -49,11 +49,11 @@ def supplier_feeds(problem, built, x, *, bucket: int = 7, period_dates=None) -> 
     period_dates : sequence of dates, optional
         Dates of periods 0..T-1 (None: the feed is undated).
     """
-    from optimizer.plan import _orders
+    from optimizer.plan import order_quantities
 
     net = problem.network
     S, I, N, J, T = problem.shape
-    orders = _orders(built, x)  # (I, N, T, S)
+    orders = order_quantities(built, x)  # (I, N, T, S)
     dates = [pd.Timestamp(d).date().isoformat() for d in period_dates] if period_dates is not None else None
     spans = [(0, 0)] + [(a, min(a + bucket - 1, T - 1)) for a in range(1, T, bucket)]
     sub = net.subtree()[:, net.stores]

@@ -6,7 +6,7 @@ import pytest
 
 from optimizer.config import load_config
 from optimizer.inputs import initial_state, prepare
-from optimizer.run import _problem, _solve, forecast_demand, run
+from optimizer.run import forecast_demand, make_problem, run, solve_problem
 from optimizer.simulate import simulate_policy
 from scenarios import sample_scenarios
 from tests.builders import single_stage, two_echelon
@@ -17,8 +17,8 @@ def _solved(path, scenarios=60):
     inputs = prepare(config, path)
     on_hand, pipeline, _ = initial_state(config, path, inputs)
     table, _ = forecast_demand(config, inputs, 3)
-    problem = _problem(config, inputs, sample_scenarios(table, scenarios, seed=3), on_hand, pipeline)
-    built, sol = _solve(problem, config)
+    problem = make_problem(config, inputs, sample_scenarios(table, scenarios, seed=3), on_hand, pipeline)
+    built, sol = solve_problem(problem, config)
     x = sol.x
     return problem, x[built.cols["target"]], x[built.cols["ship"]][:, :, 0, 0], sol.objective
 

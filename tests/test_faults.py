@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from optimizer import outputs, run as run_module
+from optimizer import outputs
+from optimizer import run as run_module
 from optimizer.solver import SolveStatus
 from tests.conftest import ROOT
 from tests.hardening import OUTPUTS, run_cli, small_config
@@ -60,14 +61,14 @@ def test_time_limit_without_a_plan_exits_4(previous, decompose, tmp_path):
 @pytest.mark.parametrize("status", [SolveStatus.ERROR, SolveStatus.UNBOUNDED])
 def test_solver_failing_exits_1_with_its_status(previous, monkeypatch, status):
     config, out, before = previous
-    real = run_module._solve
+    real = run_module.solve_problem
 
     def failing(*args):
         built, sol = real(*args)
         sol.status, sol.message = status, "Solve error"
         return built, sol
 
-    monkeypatch.setattr(run_module, "_solve", failing)
+    monkeypatch.setattr(run_module, "solve_problem", failing)
     line = _fails_cleanly(["run", config, "--out", out], 1, f"HiGHS ended with status {status.value}", out, before)
     assert "nothing was written" in line
 

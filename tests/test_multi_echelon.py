@@ -6,7 +6,7 @@ from scipy import stats
 
 from optimizer.config import load_config
 from optimizer.model import Network, Problem
-from optimizer.run import _solve, run
+from optimizer.run import run, solve_problem
 from tests.builders import two_echelon
 
 
@@ -43,7 +43,7 @@ def test_longer_supplier_lead_time_raises_dc_stock(config):
     # The DC's protection interval grows with its inbound lead time (Snyder & Shen, section 6.2).
     dc_targets = []
     for lead_time in (1, 2, 4):
-        built, sol = _solve(_problem(lead_time), config)
+        built, sol = solve_problem(_problem(lead_time), config)
         dc_targets.append(sol.x[built.cols["target"]][0, 0])
     assert dc_targets[0] < dc_targets[1] < dc_targets[2]
     # Each extra period of lead time adds about a period of the stores' mean demand (60).
@@ -71,7 +71,7 @@ def test_risk_pooling_dc_safety_stock_follows_the_square_root_law(config):
     # stores are independent (Eppen 1979, the pooling saving 1 - 1/sqrt(3) = 42%), while each
     # store's own safety stock, which faces one store's demand either way, stays.
     def targets(**kw):
-        built, sol = _solve(_problem(3, **kw), config)
+        built, sol = solve_problem(_problem(3, **kw), config)
         return sol.x[built.cols["target"]][0]
 
     pipeline = targets(std=0)

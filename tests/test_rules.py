@@ -226,7 +226,7 @@ def test_replay_reproduces_the_model_under_capacities(write_config):
 
     from optimizer.inputs import initial_state
     from optimizer.plan import extract_plan
-    from optimizer.run import _demand, _problem, _solve
+    from optimizer.run import make_problem, scenario_demand, solve_problem
     from optimizer.simulate import simulate_policy
     from tests.builders import two_echelon
 
@@ -239,15 +239,15 @@ def test_replay_reproduces_the_model_under_capacities(write_config):
     inputs = prepare(cfg, path)
     on_hand, pipeline, _ = initial_state(cfg, path, inputs)
     sample = sample_scenarios(inputs.demand_table, cfg.scenarios.count, seed=cfg.scenarios.seed)
-    problem = _problem(cfg, inputs, sample, on_hand, pipeline)
-    built, sol = _solve(problem, cfg)
+    problem = make_problem(cfg, inputs, sample, on_hand, pipeline)
+    built, sol = solve_problem(problem, cfg)
     x = sol.x
-    replay = simulate_policy(problem, x[built.cols["target"]], x[built.cols["ship"]][:, :, 0, 0], _demand(inputs, sample))
+    replay = simulate_policy(problem, x[built.cols["target"]], x[built.cols["ship"]][:, :, 0, 0], scenario_demand(inputs, sample))
     assert replay.cost @ sample.probability == pytest.approx(sol.objective, rel=1e-9)
     assert replay.capacity_backlog @ sample.probability > 0
     free = dataclasses.replace(problem, network=dataclasses.replace(problem.network, lane_capacity=None, storage=None))
     assert {c["node"] for c in extract_plan(built, x, sol.row_duals, sol.objective).kpis["capacities"]} == {"dc", "s3"}
-    assert _solve(free, cfg)[1].objective < sol.objective - 1.0
+    assert solve_problem(free, cfg)[1].objective < sol.objective - 1.0
 
 
 @pytest.mark.parametrize("section, value, message", [

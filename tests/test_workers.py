@@ -2,14 +2,13 @@
 
 import pytest
 
+from optimizer.config import load_config
+from optimizer.inputs import initial_state, prepare
 from optimizer.item_models import ItemSolver, item_problem
 from optimizer.model import build_model
-from optimizer.run import _problem
-from optimizer.inputs import initial_state, prepare
-from optimizer.config import load_config
+from optimizer.run import forecast_demand, make_problem
 from optimizer.solver import solve_pyomo
 from scenarios import sample_scenarios
-from optimizer.run import forecast_demand
 from tests.builders import two_echelon
 from tests.test_decompose import ITEMS, STATE
 
@@ -21,7 +20,7 @@ def _three_items(write_config):
     on_hand, pipeline, _ = initial_state(config, path, inputs)
     table, _ = forecast_demand(config, inputs, 3)
     scenario_set = sample_scenarios(table, config.scenarios.count, seed=3)
-    return _problem(config, inputs, scenario_set, on_hand, pipeline)
+    return make_problem(config, inputs, scenario_set, on_hand, pipeline)
 
 
 def test_one_template_serves_every_item_with_its_own_data(write_config):
