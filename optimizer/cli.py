@@ -53,6 +53,22 @@ EXAMPLES = """examples:
 """
 
 
+_SHARED_OPTIONS = {
+    "seed": dict(type=int, default=None, help="override scenarios.seed (in every file given)"),
+    "quiet": dict(action="store_true", help="show no progress and no summary on success"),
+    "debug": dict(action="store_true", help="show the full traceback on errors"),
+}
+
+
+def _shared(*names: str) -> argparse.ArgumentParser:
+    """A parent parser with the options ``names`` (``--seed``, ``--quiet``, ``--debug``), declared once
+    for every subcommand that takes them."""
+    parent = argparse.ArgumentParser(add_help=False)
+    for name in names:
+        parent.add_argument(f"--{name}", **_SHARED_OPTIONS[name])
+    return parent
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="echelon",
@@ -64,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     r = sub.add_parser(
         "run",
+        parents=[_shared("seed", "quiet", "debug")],
         help="forecast, sample scenarios, optimise and write the plan",
         description="Forecast demand, sample scenarios, solve the model and write orders.csv,\n"
         "stock_positions.csv, kpis.json, report.html and manifest.json into --out, atomically.",
@@ -72,7 +89,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("config", help="scenario YAML file")
     r.add_argument("--out", required=True, help="output folder (replaced atomically if it holds an earlier run)")
-    r.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
     r.add_argument(
         "--decompose", choices=("auto", "on", "off"), default=None,
         help="solve item by item with priced budget and service rows (default: solver.decompose, auto)",
@@ -81,10 +97,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="processes for the item models when decomposing (default: solver.workers, 1)")
     r.add_argument("--frontier", default=None, metavar="FRONTIER_CSV",
                    help="show this frontier.csv (written by echelon frontier) in report.html")
-    r.add_argument("--quiet", action="store_true", help="print nothing on success, show no progress")
-    r.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     v = sub.add_parser(
         "validate",
+        parents=[_shared("debug")],
         help="check config and data without solving",
         description="Load the config and every file it names, and check them against the network.",
         epilog=VALIDATE_EXAMPLES,
@@ -93,9 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("config", help="scenario YAML file")
     v.add_argument("--resolved", action="store_true",
                    help="print the config with every extends: applied and defaults filled in")
-    v.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     f = sub.add_parser(
         "forecast",
+        parents=[_shared("seed", "quiet", "debug")],
         help="forecast demand, or backtest the forecast against baselines",
         description="Without --backtest: fit NGBoost up to history.as_of and write forecast.csv. "
         "With --backtest: rolling-origin backtest (NGBoost and baselines), forecast_metrics.json, "
@@ -110,11 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--families", default=None,
                    help="comma-separated NGBoost families to compare (default: all but gamma)")
     f.add_argument("--samples", type=int, default=1000, help="sample paths per model for aggregated scores")
-    f.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
-    f.add_argument("--quiet", action="store_true", help="print nothing on success, show no progress")
-    f.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     e = sub.add_parser(
         "explain",
+        parents=[_shared("seed", "quiet", "debug")],
         help="why one item x location is forecast as it is (SHAP)",
         description="Print each period's forecast (mean, 80%% interval) and the features that moved "
         "its level and spread most; with --out, write a global importance plot.",
@@ -126,11 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--location", required=True, help="location (store) id")
     e.add_argument("--out", default=None, help="folder for importance.png and explanation.csv")
     e.add_argument("--top", type=int, default=4, help="drivers shown per period (default 4)")
-    e.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
-    e.add_argument("--quiet", action="store_true", help="show no progress")
-    e.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     n = sub.add_parser(
         "nightly",
+        parents=[_shared("seed", "quiet", "debug")],
         help="the unattended job: check, forecast, plan, rank exceptions, feed suppliers, record the run",
         description="Check the history's quality, forecast, plan and write nightly.out (plan, exceptions.csv, "
         "quality.csv, supplier_<id>.csv/.json) atomically, recording the run in the run store (nightly.store). "
@@ -142,11 +153,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds for the whole job; the best plan found when the solver runs out, and it says so")
     n.add_argument("--auto-approve", action="store_true",
                    help="approve when no exception has more money at stake than nightly.auto_approve_below")
-    n.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
-    n.add_argument("--quiet", action="store_true", help="print nothing on success")
-    n.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     a = sub.add_parser(
         "approve",
+        parents=[_shared("debug")],
         help="approve a nightly run, with a planner's overrides re-optimised around",
         description="Approve run RUN_ID of the config's run store. --overrides FILE.csv (kind, item, location, "
         "value[, reason]; kind: order, forbid or target) fixes those in the model and re-optimises the rest "
@@ -156,9 +165,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--config", required=True, help="the scenario YAML file the run used")
     a.add_argument("--overrides", default=None, help="CSV of the planner's changes")
     a.add_argument("--by", default=None, help="who approves (default: the user name)")
-    a.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     b = sub.add_parser(
         "backtest",
+        parents=[_shared("seed", "debug")],
         help="replay echelon and planners' policies on held-out recorded demand",
         description="Walk forward through recorded sales: re-forecast and re-plan every --review days from "
         "the simulated state, order daily, let the recorded demand happen; write backtest.json, replay.csv.gz "
@@ -170,8 +179,6 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--periods", type=int, default=None, help="days replayed (default 28; 7 with --fast)")
     b.add_argument("--review", type=int, default=None, help="days between re-forecasts and re-plans (default 7)")
     b.add_argument("--fast", action="store_true", help="a short replay: 3 items, 7 days, 8 scenarios, small forecaster")
-    b.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
-    b.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     _whatif_parsers(sub)
     return p
 
@@ -186,7 +193,9 @@ def _floats(text: str) -> list[float]:
 def _whatif_parsers(sub) -> None:
     """``compare`` and ``frontier`` (optimizer/compare.py, optimizer/frontier.py)."""
     c = sub.add_parser(
-        "compare", help="run several configs (a base and its what-ifs) and compare their figures",
+        "compare",
+        parents=[_shared("seed", "debug")],
+        help="run several configs (a base and its what-ifs) and compare their figures",
         description="Run each config and write comparison.csv (one row per file: expected cost and its\n"
         "parts, capital, fill rate in and out of sample, orders value, shadow prices) and each plan\n"
         "into --out; print the same as a table with the differences to the first file.",
@@ -195,10 +204,10 @@ def _whatif_parsers(sub) -> None:
     )
     c.add_argument("configs", nargs="+", metavar="CONFIG", help="scenario YAML files; the first is the reference")
     c.add_argument("--out", required=True, help="output folder (replaced atomically if it holds an earlier run)")
-    c.add_argument("--seed", type=int, default=None, help="override scenarios.seed in every file")
-    c.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     f = sub.add_parser(
-        "frontier", help="expected cost and fill rate as the working-capital budget varies",
+        "frontier",
+        parents=[_shared("seed", "debug")],
+        help="expected cost and fill rate as the working-capital budget varies",
         description="Solve the plan at several working-capital budgets (the config's fill-rate target\n"
         "kept), re-solving one built model warm, and write frontier.csv and frontier.png: budget,\n"
         "capital used, expected cost, fill rate in and out of sample (95% interval), shadow price.\n"
@@ -214,8 +223,6 @@ def _whatif_parsers(sub) -> None:
                    help="N budgets from the least capital that meets the target to where nothing improves")
     f.add_argument("--fill-rates", type=_floats, default=None, metavar="F1,F2,...",
                    help="comma-separated fill rates whose least capital is wanted, e.g. 0.9,0.95,0.98")
-    f.add_argument("--seed", type=int, default=None, help="override scenarios.seed")
-    f.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
 
 def _summary(plan, seconds: float, out: str) -> str:
