@@ -36,10 +36,10 @@ import pandas as pd
 from forecasts.distributions import DistributionTable
 from optimizer.config import load_config, resolve_path
 from optimizer.errors import InfeasibleError, InputError
-from optimizer.nightly import checked_inputs, utc_now, with_section
+from optimizer.nightly import checked_inputs, reconcile, utc_now, with_section
 from optimizer.outputs import csv_bytes, manifest, sha256_file, to_json, write_outputs
 from optimizer.run import solve_plan
-from optimizer.runstore import RunStore
+from optimizer.runstore import open_store
 
 __all__ = ["approve", "read_overrides", "Approval"]
 
@@ -142,7 +142,8 @@ def approve(config_path, run_id: int, overrides_path=None, *, by: str, mode: str
         The overrides cannot be met within the budget and fill-rate target (exit 3).
     """
     config = load_config(config_path)
-    with RunStore(resolve_path(config_path, config.nightly.store)) as store:
+    with open_store(config_path, config) as store:
+        reconcile(resolve_path(config_path, config.nightly.out), store)  # a run killed after its commit
         run = store.run(run_id)
         if run["status"] == "failed":
             raise InputError(store.path, "RUN_ID", f"run {run_id} failed ({run['message'].splitlines()[0]})",

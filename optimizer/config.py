@@ -329,21 +329,14 @@ class Solver(_Model):
 class Nightly(_Model):
     """The nightly job (``echelon nightly``): where it records runs and writes tonight's files."""
 
-    store: str = Field("runs.sqlite", description="Run store: an SQLite file (created if missing).")
+    store: str = Field("runs.sqlite", description="Run store: an SQLite file (created if missing) or an SQLAlchemy "
+                       "URL such as postgresql+psycopg://planner@db/echelon (tables created if missing).")
     out: str = Field("nightly", description="Folder of tonight's plan, exceptions and supplier feeds (replaced atomically).")
     approved: str = Field("approved", description="Folder of the approved plan written by `echelon approve`.")
     feed_bucket: int = Field(7, ge=1, description="Periods per later bucket of the supplier feeds (7: weeks of days).")
     auto_approve_below: float = Field(
         0.0, ge=0, description="With --auto-approve: approve when no exception has more money at stake than this.",
     )
-
-    @field_validator("store")
-    @classmethod
-    def _sqlite_only(cls, store):
-        if "://" in store:
-            raise ValueError("database URLs are not supported in this version (SQLite only); "
-                             "give a file path such as runs.sqlite")
-        return store
 
 
 class DemandRule(_Model):

@@ -21,8 +21,17 @@ scenarios' demand:
     :math:`p' = p + \mu` with :math:`\mu` the service row's price per unit short.
 
     Either is raised only when the two orders are *far* apart: the gap is
-    over half the larger one and over three standard deviations of one
-    period's demand of the subtree (so daily noise is not an exception).
+    over half the larger one and over three standard deviations of the
+    subtree's demand over the period that sets the comparison. Against the
+    last plan that is one period (orders replace what was sold, so daily
+    noise is not an exception). Against the base-stock order it is the
+    protection period :math:`P_n`: the two are order-up-to levels less the
+    same echelon position, and order-up-to levels differ by
+    :math:`\Delta z\,\sigma_{P_n}` whenever the service levels behind them do
+    (a DC's :math:`\sigma_{P_n}` spans its own and its stores' lead times, so
+    one period's noise would flag the structure of every DC's target rather
+    than the night's surprises). A gap beyond :math:`3\sigma_{P_n}` is more
+    than any service level between the median and 99.9% explains.
 ``forecast_spread``
     An item x store whose horizon demand has a coefficient of variation
     above Tukey's fence (Q3 + 1.5 IQR) of all series:
@@ -42,7 +51,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMNS", "rank_exceptions"]
+__all__ = ["COLUMNS", "rank_exceptions", "base_stock_orders", "protection_periods"]
 
 #: Columns of exceptions.csv (the report renders exactly these).
 COLUMNS = ["rank", "kind", "item", "location", "money_at_stake", "why"]
@@ -80,33 +89,43 @@ def _far(q, ref, sigma) -> np.ndarray:
     return (gap > FAR_SHARE * np.maximum(q, ref)) & (gap > FAR_SIGMAS * sigma) & (gap >= 1.0)
 
 
-def _order_rows(problem, tonight, ref, sigma, kind, label) -> list[tuple]:
+def _order_rows(problem, tonight, ref, sigma, kind, label, periods) -> list[tuple]:
+    """Rows where tonight's order is far from ``ref``; ``sigma`` is the demand's spread over ``periods[n]``."""
     net = problem.network
     rows = []
     for i, n in zip(*np.nonzero(_far(tonight, ref, sigma))):
         q, r = tonight[i, n], ref[i, n]
         word = "above" if q > r else "below"
+        over = "one period" if periods[n] == 1 else f"{periods[n]} periods"
         rows.append((kind, problem.items[i], net.nodes[n], abs(q - r) * problem.unit_cost[i],
                      f"tonight's order from {net.source[n]} is {q:.0f} units, far {word} {label} {r:.0f} "
-                     f"(one period's demand here varies by {sigma[i, n]:.1f})"))
+                     f"(demand here over {over} varies by {sigma[i, n]:.1f})"))
     return rows
 
 
-def base_stock_orders(problem, capital_price: float = 0.0, short_price: float = 0.0) -> np.ndarray:
+def protection_periods(network) -> np.ndarray:
+    """(N,) echelon protection period of each node: its lead time, the longest lead time below it, plus one."""
+    N = len(network.nodes)
+    below = np.zeros(N, int)  # longest lead time from a node's children down to a store
+    for k in range(N - 1, -1, -1):
+        p = network.parent[k]
+        if p >= 0:
+            below[p] = max(below[p], network.lead_time[k] + below[k])
+    return network.lead_time + below + 1
+
+
+def base_stock_orders(problem, capital_price: float = 0.0, short_price: float = 0.0,
+                      demand: np.ndarray | None = None) -> np.ndarray:
     r"""Classical echelon base-stock orders for tonight (I, N) (see the module docstring).
 
     ``capital_price`` is :math:`\lambda` (cost saved per unit of capital),
-    ``short_price`` :math:`\mu` (cost per expected unit short in the service row).
+    ``short_price`` :math:`\mu` (cost per expected unit short in the service row);
+    ``demand`` (S, I, N), the subtree demand over each node's protection period, if already summed.
     """
     net = problem.network
     N = len(net.nodes)
-    below = np.zeros(N, int)  # longest lead time from a node's children down to a store
-    for k in range(N - 1, -1, -1):
-        p = net.parent[k]
-        if p >= 0:
-            below[p] = max(below[p], net.lead_time[k] + below[k])
-    protection = net.lead_time + below + 1
-    demand = _subtree_demand(problem, protection)  # (S, I, N)
+    if demand is None:
+        demand = _subtree_demand(problem, protection_periods(net))  # (S, I, N)
     T = problem.demand.shape[3]
     h = problem.holding_cost + capital_price * problem.unit_cost[:, None] / T
     p = problem.shortage_cost[:, None] + short_price
@@ -153,10 +172,11 @@ def rank_exceptions(problem, built, x, *, last_orders: pd.DataFrame | None = Non
     net = problem.network
     S, I, N, J, T = problem.shape
     tonight = _orders_tonight(built, x)
-    one_period = _subtree_demand(problem, np.ones(N, int))
-    sigma = one_period.std(axis=0)  # (I, N)
-    rows = _order_rows(problem, tonight, base_stock_orders(problem, *_prices(built, kpis)), sigma,
-                       "order_vs_base_stock", "the classical base-stock order")
+    one, protection = np.ones(N, int), protection_periods(net)
+    sigma = _subtree_demand(problem, one).std(axis=0)  # (I, N)
+    over_protection = _subtree_demand(problem, protection)
+    rows = _order_rows(problem, tonight, base_stock_orders(problem, *_prices(built, kpis), demand=over_protection),
+                       over_protection.std(axis=0), "order_vs_base_stock", "the classical base-stock order", protection)
     if last_orders is not None:
         last = np.zeros((I, N))
         item_pos = {it: k for k, it in enumerate(problem.items)}
@@ -164,7 +184,7 @@ def rank_exceptions(problem, built, x, *, last_orders: pd.DataFrame | None = Non
         for r in last_orders.itertuples(index=False):
             if r.item in item_pos and r.destination in node_pos:
                 last[item_pos[r.item], node_pos[r.destination]] += r.quantity
-        rows += _order_rows(problem, tonight, last, sigma, "order_vs_last_plan", "the last plan's")
+        rows += _order_rows(problem, tonight, last, sigma, "order_vs_last_plan", "the last plan's", one)
 
     horizon = problem.demand.sum(axis=3)  # (S, I, J)
     mean, sd = horizon.mean(axis=0), horizon.std(axis=0)

@@ -12,18 +12,23 @@
    the classical base-stock orders; build the supplier feeds
    (:mod:`optimizer.supplier_feed`);
 4. in **one** run-store transaction (:mod:`optimizer.runstore`): replace the
-   as-of date's earlier run, insert this one, and, still inside it, write the
-   output folder ``nightly.out`` atomically (:mod:`optimizer.outputs`); then
-   commit. A process killed before the commit leaves the store and the folder
-   as the last good run left them; killed between the folder's rename and the
-   commit (one SQLite ``COMMIT``), the folder is newer than the store and its
-   ``manifest.json`` names a run id the store does not hold.
+   as-of date's earlier run, insert this one, and, still inside it, write every
+   file of the output folder ``nightly.out`` into a temporary folder beside it
+   (:func:`optimizer.outputs.stage_outputs`); commit; then rename the folder
+   into place (:func:`optimizer.outputs.publish_outputs`). A process killed
+   before the commit leaves the store and the folder as the last good run
+   left them. Killed after the commit and before the renames, the run is in
+   the store and its complete folder beside ``nightly.out``: the next
+   ``echelon nightly`` or ``echelon approve`` of the config puts it in place
+   first (:func:`reconcile`), so the folder never names a run the store lacks
+   and a committed run's files are never lost.
 5. with ``--auto-approve``, approve the plan when no exception has more money
    at stake than ``nightly.auto_approve_below``; otherwise its orders are a
    proposal until ``echelon approve``.
 
 Test hook: with the environment variable ``ECHELON_TEST_PAUSE=POINT:FILE``
-(POINT one of ``forecast``, ``solve``, ``write``), the job creates FILE and
+(POINT one of ``forecast``, ``solve``, ``write``, ``commit``: after the
+store's commit, before the renames), the job creates FILE and
 sleeps when it reaches POINT, so a test can ``kill -9`` it exactly there.
 """
 
@@ -32,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import json
 import os
 import re
 import subprocess
@@ -46,13 +52,14 @@ from optimizer.errors import EchelonError, InputError, TimeLimitError
 from optimizer.exceptions import rank_exceptions
 from optimizer.inputs import initial_state, prepare, read_input_csv
 from optimizer.logs import event
-from optimizer.outputs import csv_bytes, manifest, recover_outputs, sha256_file, to_json, write_outputs
+from optimizer.outputs import (csv_bytes, manifest, publish_outputs, recover_outputs, sha256_file, stage_outputs,
+                               to_json)
 from optimizer.quality import check_history, check_state, findings_frame
 from optimizer.run import forecast_demand, report_html, solve_plan
-from optimizer.runstore import RunStore
+from optimizer.runstore import open_store
 from optimizer.supplier_feed import supplier_feeds
 
-__all__ = ["nightly", "NightlyResult", "PAUSE_ENV"]
+__all__ = ["nightly", "NightlyResult", "PAUSE_ENV", "reconcile"]
 
 PAUSE_ENV = "ECHELON_TEST_PAUSE"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -177,8 +184,12 @@ def nightly(config_path, *, as_of=None, time_limit: float | None = None, auto_ap
             raise InputError(config_path, "network.nodes", f"id {node.id!r} cannot name a file",
                              "use letters, digits, '_', '.' and '-' in node ids")
     out = resolve_path(config_path, config.nightly.out)
-    recover_outputs(out)
-    store = RunStore(resolve_path(config_path, config.nightly.store))
+    store = open_store(config_path, config)
+    try:
+        reconcile(out, store)
+    except BaseException:
+        store.close()
+        raise
     row = _run_row(config_path, str(config.history.as_of or ""), seed, started)
     try:
         return _nightly(config, config_path, store, out, row, start, time_limit, auto_approve)
@@ -233,20 +244,21 @@ def _nightly(config, config_path, store, out, row, start, time_limit, auto_appro
     row.update(data_sha256=to_json({str(p): sha256_file(p) for p in data_files}), status="proposed", exit_code=0,
                kpis_json=to_json(plan.kpis), out_dir=str(out))
 
-    def write_folder(run_id):
-        files = nightly_files(plan, exceptions, quality, feeds, run_id, as_of)
-        files["report.html"] = report_html(plan, config_path, seed, exceptions=exceptions)
-        files["manifest.json"] = manifest(config_path, config, seed=seed, timings=timings, data_files=data_files,
-                                          run_id=run_id, as_of=as_of, code_version=row["code_version"])
-        write_outputs(out, files, before_rename=lambda: checkpoint("write"))
-
     t = time.perf_counter()
     tables = {"orders": plan.orders, "stock_positions": plan.stock_positions, "exceptions": exceptions,
               "quality": quality}
     timings["total"] = time.perf_counter() - start
     row.update(timings_json=to_json(timings), finished_at=utc_now())
-    run_id = store.record_run(row, tables, table.frame.to_csv(index=False, lineterminator="\n"),
-                              before_commit=write_folder)
+    with store.recording(row, tables, table.frame.to_csv(index=False, lineterminator="\n")) as (run_id, commit):
+        files = nightly_files(plan, exceptions, quality, feeds, run_id, as_of)
+        files["report.html"] = report_html(plan, config_path, seed, exceptions=exceptions)
+        files["manifest.json"] = manifest(config_path, config, seed=seed, timings=timings, data_files=data_files,
+                                          run_id=run_id, as_of=as_of, code_version=row["code_version"])
+        staged = stage_outputs(out, files)
+        checkpoint("write")
+        commit()
+        checkpoint("commit")
+        publish_outputs(staged, out)
     timings["write"] = time.perf_counter() - t
     event("run recorded", run_id=run_id, exceptions=len(exceptions), out=str(out),
           seconds=round(time.perf_counter() - start, 2))
@@ -261,6 +273,23 @@ def _nightly(config, config_path, store, out, row, start, time_limit, auto_appro
         else:
             event("not auto-approved", largest_money_at_stake=top, threshold=config.nightly.auto_approve_below)
     return NightlyResult(run_id, as_of, status, plan, exceptions, quality, feeds, out, timings)
+
+
+def reconcile(out, store) -> None:
+    """Make the output folder ``out`` agree with the run store after a killed run.
+
+    A run killed after its commit and before its folder's renames left its
+    complete folder beside ``out`` (``.NAME.tmp-PID-*``): it is put in place
+    when the store holds its run id and that id is newer than the one ``out``
+    holds. What a run killed earlier left is removed, and an earlier folder
+    moved aside is put back (:func:`optimizer.outputs.recover_outputs`).
+    """
+    committed = store.run_ids()
+    try:
+        current = json.loads((Path(out) / "manifest.json").read_text())["run_id"]
+    except (OSError, ValueError, KeyError):
+        current = -1
+    recover_outputs(out, keep=lambda m: m.get("run_id") in committed and m["run_id"] > current)
 
 
 def nightly_files(plan, exceptions, quality, feeds, run_id, as_of) -> dict[str, bytes]:

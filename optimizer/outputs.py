@@ -14,10 +14,17 @@ moving the earlier run aside (``.NAME.old-*``) and before renaming the new one
 into place leaves the earlier run there; the next write puts it back first.
 Temporary folders of killed runs (``.NAME.tmp-PID-*``, the process gone) are
 removed by the next write to the same folder.
+
+Two halves: :func:`stage_outputs` (every file on disk, in the temporary folder)
+and :func:`publish_outputs` (the renames), for a caller that commits a database
+transaction between them (the nightly job); a run killed after its commit and
+before the renames has its staged folder put in place by
+``recover_outputs(out, keep=...)``, where ``keep`` recognises a committed run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -32,10 +39,11 @@ from pathlib import Path
 
 from optimizer.errors import InputError, ResourceError
 
-__all__ = ["write_outputs", "recover_outputs", "sha256_file", "package_versions", "to_json", "csv_bytes"]
+__all__ = ["write_outputs", "stage_outputs", "publish_outputs", "recover_outputs", "sha256_file", "package_versions",
+           "to_json", "csv_bytes"]
 
 _PACKAGES = ("echelon", "pyomo", "highspy", "ngboost", "numpy", "pandas", "scipy", "scikit-learn", "pydantic",
-             "PyYAML", "shap", "matplotlib")
+             "PyYAML", "shap", "matplotlib", "SQLAlchemy")
 
 
 def sha256_file(path) -> str:
@@ -145,26 +153,55 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def recover_outputs(out_dir) -> None:
+def _manifest(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def recover_outputs(out_dir, keep=None) -> None:
     """Undo what a killed write left beside ``out_dir``: put an earlier run moved aside back
-    (when ``out_dir`` is missing) and remove temporary folders whose process is gone."""
+    (when ``out_dir`` is missing) and remove temporary folders whose process is gone.
+
+    ``keep`` (a function of a folder's ``manifest.json`` contents), if given, picks a killed
+    process's complete temporary folder to put in place instead of removing it: a run whose
+    record was committed before it was killed (:func:`publish_outputs`).
+    """
     out = Path(out_dir)
     if not out.parent.is_dir():
         return
-    for tmp in out.parent.glob(f".{out.name}.tmp-*"):
+    for tmp in sorted(out.parent.glob(f".{out.name}.tmp-*"), key=lambda p: p.stat().st_mtime):
         pid = tmp.name[len(out.name) + 6:].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(tmp, ignore_errors=True)
+            manifest = _manifest(tmp)
+            if keep is not None and manifest is not None and keep(manifest):
+                _publish(tmp, out)
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
     olds = sorted(out.parent.glob(f".{out.name}.old-*"), key=lambda p: p.stat().st_mtime)
     if olds and not out.exists() and (olds[-1] / "manifest.json").is_file():
-        olds[-1].rename(out)
+        olds.pop().rename(out)
+    if (out / "manifest.json").is_file():  # in place: an earlier run set aside is no longer needed
+        for old in olds:
+            shutil.rmtree(old, ignore_errors=True)
 
 
-def write_outputs(out_dir, files: dict[str, bytes], *, before_rename=None) -> Path:
+@contextlib.contextmanager
+def _resource_errors(out: Path):
+    """OSError (disk full, permission) as :class:`ResourceError` naming ``out`` and the fix."""
+    try:
+        yield
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        fix = "free disk space and run again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else \
+            "check that the folder is writable and run again"
+        raise ResourceError(f"{out}: cannot write the outputs ({reason}); nothing was written and any "
+                            f"earlier run there is untouched; {fix}") from exc
+
+
+def write_outputs(out_dir, files: dict[str, bytes]) -> Path:
     """Write ``files`` (name -> bytes) as the folder ``out_dir``, atomically.
-
-    ``before_rename`` (no arguments), if given, is called once every file is
-    on disk in the temporary folder, just before it is renamed into place.
 
     Raises
     ------
@@ -174,48 +211,73 @@ def write_outputs(out_dir, files: dict[str, bytes], *, before_rename=None) -> Pa
         Writing failed (disk full, permission, ...); ``out_dir`` is as it was.
     """
     out = Path(out_dir)
+    tmp = stage_outputs(out, files)
     try:
+        publish_outputs(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def stage_outputs(out_dir, files: dict[str, bytes]) -> Path:
+    """The first half of :func:`write_outputs`: every file written and synced into a temporary
+    folder beside ``out_dir`` (``.NAME.tmp-PID-*``), returned; ``out_dir`` untouched.
+
+    Raises
+    ------
+    InputError, ResourceError
+        As :func:`write_outputs`; nothing is left behind.
+    """
+    out = Path(out_dir)
+    with _resource_errors(out):
         recover_outputs(out)
-        return _write_folder(out, files, before_rename)
-    except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        fix = "free disk space and run again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else \
-            "check that the folder is writable and run again"
-        raise ResourceError(f"{out}: cannot write the outputs ({reason}); nothing was written and any "
-                            f"earlier run there is untouched; {fix}") from exc
+        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
+            raise InputError(out, "--out", "exists and is not an echelon output folder",
+                             "choose a new folder or an earlier run's output folder")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+        try:
+            for name, data in files.items():
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)  # "plan/orders.csv": a subfolder
+                with open(tmp / name, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            _fsync_dir(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return tmp
 
 
-def _write_folder(out: Path, files: dict[str, bytes], before_rename) -> Path:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
-        raise InputError(out, "--out", "exists and is not an echelon output folder",
-                         "choose a new folder or an earlier run's output folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+def publish_outputs(tmp, out_dir) -> Path:
+    """The second half of :func:`write_outputs`: the staged folder ``tmp`` renamed into place as
+    ``out_dir``, the earlier run's folder moved aside first and removed once the new one is in.
+
+    A failure puts the earlier run back and leaves ``tmp`` where it is (:class:`ResourceError`).
+    """
+    out = Path(out_dir)
+    with _resource_errors(out):
+        _publish(Path(tmp), out)
+    return out
+
+
+def _publish(tmp: Path, out: Path) -> None:
     old = None
     try:
-        for name, data in files.items():
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)  # "plan/orders.csv": a subfolder
-            with open(tmp / name, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        _fsync_dir(tmp)
-        if before_rename is not None:
-            before_rename()
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             old.rmdir()
             out.rename(old)
         tmp.rename(out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
         if old is not None and old.exists() and not out.exists():
             old.rename(out)
         raise
     _fsync_dir(out.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    return out
 
 
 def command_line() -> str:

@@ -11,6 +11,7 @@ from optimizer.exceptions import COLUMNS
 from optimizer.nightly import nightly
 from optimizer.runstore import SCHEMA, RunStore
 from tests.m5_small import small_config
+from tests.stores import BACKENDS, drop_store, fresh_store_url
 
 WEEK = [d.date().isoformat() for d in pd.date_range("2016-04-14", "2016-04-20")]
 
@@ -19,10 +20,20 @@ def _folder(path):
     return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
 
 
-def test_rolling_week_history_and_idempotent_rerun(tmp_path):
-    config = small_config(tmp_path)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rolling_week_history_and_idempotent_rerun(tmp_path, backend):
+    url = fresh_store_url(backend, tmp_path)  # nightly.store as a URL: SQLite, and PostgreSQL when CI gives one
+    config = small_config(tmp_path, nightly={"store": url, "out": "nightly"})
+    try:
+        _rolling_week(config, url)
+    finally:
+        drop_store(url)
+
+
+def _rolling_week(config, url):
+    tmp_path = config.parent
     results = [nightly(config, as_of=day) for day in WEEK]
-    store = RunStore(tmp_path / "runs.sqlite")
+    store = RunStore(url)
     runs = store.table("runs")
     assert runs["as_of"].tolist() == WEEK
     assert set(runs["status"]) == {"proposed"} and set(runs["exit_code"]) == {0}
@@ -44,7 +55,7 @@ def test_rolling_week_history_and_idempotent_rerun(tmp_path):
     store.close()
 
     again = nightly(config, as_of=WEEK[-1])  # rerun of the last day replaces it
-    with RunStore(tmp_path / "runs.sqlite") as store:
+    with RunStore(url) as store:
         runs = store.table("runs")
         assert runs["as_of"].tolist() == WEEK  # still one run per date
         assert results[-1].run_id not in set(runs["run_id"]) and again.run_id in set(runs["run_id"])
@@ -117,11 +128,13 @@ def test_a_config_without_history_is_refused(tmp_path, write_config):
         nightly(path)
 
 
-def test_a_database_url_is_refused_with_the_key(tmp_path, capsys):
-    config = small_config(tmp_path, nightly={"store": "postgresql://planner@db/echelon"})
+def test_an_unreachable_database_is_exit_2_with_the_key(tmp_path, capsys):
+    config = small_config(tmp_path, nightly={"store": "postgresql+psycopg://planner:pw@127.0.0.1:9/echelon"})
     assert main(["nightly", str(config)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"echelon: error: {config}: nightly.store: database URLs are not supported in this version")
+    assert err.startswith(f"echelon: error: {config}: nightly.store: cannot open the run store "
+                          "postgresql+psycopg://planner:***@127.0.0.1:9/echelon (")
+    assert err.rstrip().endswith("; check that the database is reachable and the URL right")
     assert not (tmp_path / "nightly").exists() and not list(tmp_path.glob("postgresql*"))
 
 
