@@ -32,7 +32,8 @@ def setup():
     groups = np.kron(np.eye(len(ITEMS)), np.ones((len(LOCS), 1)))  # both stores -> one DC per item
     # fitted correlations twice the true ones (0.5 vs 0.2 over periods, 0.6 vs 0.3 over stores)
     fitted = GaussianCopula(tuple(LOCS), _equi(0.6, len(LOCS)), _equi(0.5, T))
-    calibrated = calibrate_copula(fitted, [table], [_demand(0.2, 0.3, seed=1)], (7, T), groups, seed=3)
+    calibrated = calibrate_copula(fitted, [table], [_demand(0.2, 0.3, seed=1)], (7, T), groups,
+                                  n_samples=200, seed=3)
     return table, groups, fitted, calibrated
 
 
@@ -97,3 +98,22 @@ def test_backtest_copula_never_sees_the_scored_window():
     np.testing.assert_array_equal(a1["copula"].time_corr, a2["copula"].time_corr)
     np.testing.assert_array_equal(a1["copula"].location_corr, a2["copula"].location_corr)
     assert m1["models"]["ngboost"]["copula_calibration"]["origins"] == 2
+
+
+def test_run_reads_the_calibrated_copula_through_scenarios_copula(tmp_path):
+    import yaml
+
+    from optimizer.config import load_config
+    from optimizer.forecast_commands import scenario_copula
+    from tests.builders import two_echelon
+
+    stores = ("s1", "s2", "s3")
+    calibrated = GaussianCopula(stores, _equi(0.6, 3), _equi(0.5, 8)).scaled(0.4, 0.5)
+    calibrated = GaussianCopula(stores, calibrated.location_corr, calibrated.time_corr, {"time_scale": 0.4})
+    (tmp_path / "copula.json").write_text(calibrated.to_json())
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(two_echelon(scenarios={"count": 60, "seed": 3, "copula": "copula.json"})))
+    used = scenario_copula(load_config(path), path)
+    np.testing.assert_allclose(used.time_corr, _equi(0.2, 8), atol=1e-6)
+    np.testing.assert_allclose(used.location_corr, _equi(0.3, 3), atol=1e-6)
+    assert used.calibration == {"time_scale": 0.4}
