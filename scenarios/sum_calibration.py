@@ -7,8 +7,9 @@ spread of a lead-time sum :math:`S_{h} = \\sum_{t < h} D_t` (at a store, or over
 a DC's stores) is set by the correlations alone. Fitted by pooling normal
 scores over all series, :math:`R_T` and :math:`R_L` carry the few series whose
 errors move as a block (a stock-out, a price change) into every series, and
-the sums come out too wide at 50% and 80% (bundled data: store 28-day sums
-covered 68/86/95 on the last origin of the bundled backtest). The correlations are shrunk towards independence,
+the sums come out too wide at 50% and 80% (store 28-day sums covered 68/86/95
+on the last origin of the bundled backtest). The correlations are shrunk
+towards independence,
 
 .. math::
 
