@@ -8,7 +8,9 @@ For every origin :math:`o_1 < ... < o_K` each model is fitted on the sales up to
 * aggregated scores (item x DC days, weekly sums, lead-time sums over 7 and
   :math:`H` days, at item x store and item x DC) from sample paths of the table,
   drawn independently and through a Gaussian copula fitted to the model's PITs
-  at the earlier origins only (:mod:`scenarios.copula`);
+  at the earlier origins only (:mod:`scenarios.copula`), its correlations then
+  scaled to calibrate the earlier origins' 7- and :math:`H`-day sums
+  (:mod:`scenarios.sum_calibration`; ``copula_fitted`` is the copula before);
 * NGBoost's family is chosen by daily CRPS at the last origin but one, among
   ``families`` (per group of series with ``family_by``); if the PITs of the earlier origins miss a central interval by
   more than ``recalibrate_tolerance``, the last origin's forecast is recalibrated
@@ -16,7 +18,9 @@ For every origin :math:`o_1 < ... < o_K` each model is fitted on the sales up to
   empirical CDF of those PITs (Kuleshov et al. 2018).
 
 Nothing observed after an origin enters the model, copula or calibration map
-used at that origin.
+used at that origin. With a recalibrated forecast, the copula and its scales are
+fitted on the earlier origins' forecasts warped by the same map as the last one,
+so that the sums are calibrated for the marginals they are drawn from.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from forecasts.distributions import QUANTILE_LEVELS, DistributionTable
 from forecasts.metrics import COVERAGE_LEVELS, coverage, crps_from_grid, midpoint_levels, score, spl_scale
 from scenarios.copula import fit_copula
 from scenarios.sampling import sample_scenarios
+from scenarios.sum_calibration import calibrate_copula
 
 __all__ = ["ModelForecast", "aggregate", "backtest", "recalibrated_table", "table_grids"]
 
@@ -241,6 +246,7 @@ def backtest(
     # recalibration of the last origin's NGBoost forecast from the earlier origins' PITs
     calibration = {"tolerance": recalibrate_tolerance, "applied": False}
     K = len(origins)
+    earlier_tables = {}  # model -> its forecasts at origins 0..K-2 as the copula sees them
     if K > 1:
         past = np.concatenate([fc_at["ngboost"][k].pit.ravel() for k in range(K - 1)])
         past_cov = {f"{round(a * 100)}": coverage(past, a) for a in COVERAGE_LEVELS}
@@ -254,6 +260,8 @@ def backtest(
                 pool = np.concatenate([fc_at["ngboost_raw"][j].pit.ravel() for j in range(k)])
                 fc_at["ngboost"][k] = None
                 add("ngboost", k, recalibrated_table(fc_at["ngboost_raw"][k].table, pool), series0)
+            earlier_tables["ngboost"] = [recalibrated_table(fc_at["ngboost_raw"][k].table, past)
+                                         for k in range(K - 1)]
 
     # scores at every origin (daily item x store) and in full at the last one
     sales_series, _, train = sales_grid(history, last)
@@ -333,11 +341,25 @@ def backtest(
             sc_k = score(r.grid, r.q9, truth_at[k], rng=rng)
             by_origin[origins[k].date().isoformat()] = {"crps": sc_k["crps"], "coverage": sc_k["coverage"]}
         copula = None
-        if K > 1:
-            pits = np.concatenate([_pit_by_item(runs[k].pit, series0, locations) for k in range(K - 1)])
-            copula = fit_copula(pits, locations)
+        variants = {"independent": None}
         entry = {**daily, "by_origin": by_origin, "levels": {}}
-        variants = {"independent": None} if copula is None else {"independent": None, "copula": copula}
+        if K > 1:
+            if name in earlier_tables:
+                earlier = earlier_tables[name]
+                earlier_pit = [_pit_from(table_grids(t, len(series0), horizon)[0], truth_at[k])
+                               for k, t in enumerate(earlier)]
+            else:
+                earlier, earlier_pit = [r.table for r in runs[: K - 1]], [r.pit for r in runs[: K - 1]]
+            fitted = fit_copula(np.concatenate([_pit_by_item(p, series0, locations) for p in earlier_pit]),
+                                locations)
+            t0 = time.perf_counter()
+            copula = calibrate_copula(fitted, earlier, truth_at[: K - 1], sorted({min(7, horizon), horizon}),
+                                      gmat if groups else None, seed=seed)
+            timings[f"{name}_copula_calibration"] = time.perf_counter() - t0
+            variants.update(copula_fitted=fitted, copula=copula)
+            entry["copula_calibration"] = copula.calibration
+            log(f"  {name} copula: time scale {copula.calibration['time_scale']:g}, "
+                f"location scale {copula.calibration['location_scale']:g}")
         sampled = {}
         for variant, cop in variants.items():
             t0 = time.perf_counter()

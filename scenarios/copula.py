@@ -15,6 +15,10 @@ period vectors pooled over n and l, :math:`R_L` that of the location vectors
 pooled over n and t, each shrunk towards the identity by ``shrinkage`` (a
 Kronecker product of correlation matrices is a correlation matrix).
 
+Shrinkage towards independence (:meth:`GaussianCopula.scaled`):
+:math:`R(\\lambda) = \\lambda R + (1 - \\lambda) I`, the scale of each matrix chosen
+on the earlier origins' lead-time sums (:mod:`scenarios.sum_calibration`).
+
 Sampling: independent standard normals (from the run's LHS, Sobol or Monte
 Carlo uniforms) are multiplied by the Cholesky factors,
 :math:`Z = A_L \\, E \\, A_T^\\top`, and mapped back with :math:`\\Phi`; the
@@ -63,11 +67,22 @@ class GaussianCopula:
     location_corr : ndarray (L, L)
     time_corr : ndarray (T, T)
         Correlation between forecast periods 0..T-1 (steps 1..T after the origin).
+    calibration : dict, optional
+        How the correlations were scaled (:func:`scenarios.sum_calibration.calibrate_copula`).
     """
 
     locations: tuple[str, ...]
     location_corr: np.ndarray
     time_corr: np.ndarray
+    calibration: dict | None = None
+
+    def scaled(self, time_scale: float = 1.0, location_scale: float = 1.0) -> GaussianCopula:
+        """The copula with each correlation shrunk towards the identity: :math:`\\lambda R + (1 - \\lambda) I`."""
+        def shrink(c, lam):
+            return lam * c + (1.0 - lam) * np.eye(len(c))
+
+        return GaussianCopula(self.locations, shrink(self.location_corr, location_scale),
+                              shrink(self.time_corr, time_scale))
 
     def correlate(self, z: np.ndarray, locations) -> np.ndarray:
         """Apply the copula to independent normals ``z`` of shape (S, I, L', T).
@@ -95,6 +110,7 @@ class GaussianCopula:
                 "locations": list(self.locations),
                 "location_corr": np.round(self.location_corr, 6).tolist(),
                 "time_corr": np.round(self.time_corr, 6).tolist(),
+                **({"calibration": self.calibration} if self.calibration else {}),
             },
             indent=1,
         )
@@ -106,7 +122,8 @@ def load_copula(path) -> GaussianCopula:
     if raw.get("kind") != "gaussian_copula":
         raise ValueError(f"{path} is not a copula file (kind={raw.get('kind')!r})")
     return GaussianCopula(
-        tuple(raw["locations"]), np.asarray(raw["location_corr"]), np.asarray(raw["time_corr"])
+        tuple(raw["locations"]), np.asarray(raw["location_corr"]), np.asarray(raw["time_corr"]),
+        raw.get("calibration"),
     )
 
 
