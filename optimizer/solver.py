@@ -142,11 +142,15 @@ def solve_arrays(c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0, time_l
     mip = integrality is not None and bool(np.any(integrality))
     h = _highs(time_limit, threads, mip_gap if mip else None)
     load_arrays(h, c, a_csc, col_lb, col_ub, row_lb, row_ub, offset=offset, integrality=integrality)
+    if mip:  # start from ordering nothing tonight, so a time limit always has a plan to return when that one is feasible
+        idx = np.flatnonzero(integrality).astype(np.int32)
+        h.setSolution(len(idx), idx, np.zeros(len(idx)))
     t1 = time.perf_counter()
     h.run()
     sol = _read(h)
     if mip and sol.x is not None:
-        sol.mip_gap = float(h.getInfo().mip_gap)
+        gap = float(h.getInfo().mip_gap)
+        sol.mip_gap = gap if np.isfinite(gap) else None
         fixed = _fixed_integer_lp(h, sol.x, np.asarray(integrality, bool))
         if fixed.x is not None:  # always, for a feasible plan; without it the plan keeps no duals
             sol.x, sol.row_duals, sol.objective = fixed.x, fixed.row_duals, fixed.objective
