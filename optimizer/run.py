@@ -248,7 +248,12 @@ def _decomposes(problem: Problem, config: Config, *, diagnosis: bool = False) ->
 
 
 def _min_capital(problem: Problem, config: Config) -> float | None:
-    """Least expected capital of any plan (subject to the service target if the problem has one)."""
+    """Least capital of any plan (subject to the service target if the problem has one), in the
+    problem's capital measure: the expected average, or the least budget of the peak or
+    per-scenario rows (their elastic extra budget minimised, with the budget at 0)."""
+    if problem.capital_measure != "average":
+        built = build_model(dataclasses.replace(problem, budget=0.0), elastic_budget=True)
+        return _solve_for(built, [(1.0, built.constants["extra_budget"])], 0.0, config)[0]
     problem = dataclasses.replace(problem, budget=None)
     if _decomposes(problem, config, diagnosis=True):
         sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
@@ -354,14 +359,11 @@ def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
         if reach is not None:
             msg += f"; the best reachable is {reach:.4f} (today's stock and the lead times fix the first periods)"
         return InfeasibleError(msg, diag)
-    if problem.capital_measure != "average":
-        diag["capital_figures_measured_as"] = "average"
     msg = f"the {_targets(dataclasses.replace(problem, budget=None))} cannot be met"
     if problem.budget is not None:
         msg += f" within the capital budget {problem.budget:,.2f}"
     if least is not None:
-        measured = "" if problem.capital_measure == "average" else " (as an expected average)"
-        msg += f"; the least budget{measured} that meets it is {least:,.2f}"
+        msg += f"; the least budget that meets it is {least:,.2f}"
     if best is not None:
         msg += f"; the best fill rate within the budget is {best:.4f}"
     return InfeasibleError(msg, diag)

@@ -286,3 +286,34 @@ def test_a_case_pack_and_moq_mip_stopped_by_its_time_limit_writes_the_best_plan_
     assert summary[0].endswith("(time_limit)")
     assert (f"  MIP gap            {kpis['mip_gap']:.2%} (time limit reached: the best plan found, not proven "
             "optimal)") in summary
+
+
+@pytest.mark.parametrize("measure", ["average", "peak", "per_scenario"])
+def test_least_budget_for_the_target_is_exact_in_each_capital_measure(measure, write_config):
+    # Two periods, lead time 0, lost sales, demand N(50, 8^2) then N(30, 6^2), unit cost 1. A
+    # constant target S leaves (S - D_ts)+ at the end of period t, and the least capital that
+    # meets fill rate 0.95 is that of the least S with sum_t mean (D_t - S)+ = 0.05 sum_t mean D_t:
+    # its mean over periods and scenarios (average), the larger period's mean (peak, period 1),
+    # or the largest scenario's mean over periods (per_scenario).
+    from scipy.optimize import brentq
+
+    table = write_config("item,location,period,family,mean,std\nwidget,shop,0,normal,50,8\n"
+                         "widget,shop,1,normal,30,6\n", "demand.csv")
+    config = single_stage(periods=2, demand={"table": str(table)}, items=[ITEM], scenarios=SAMPLE, evaluation=QUIET,
+                          constraints={"capital": {"budget": 1.0, "measure": measure}, "service": {"fill_rate": 0.95}})
+    path = write_config(config)
+    sample = sample_scenarios(prepare(load_config(path), path).demand_table, SAMPLE["count"], seed=SAMPLE["seed"],
+                              method=SAMPLE["method"])
+    d = sample.demand[:, 0, 0, :]  # (S, T)
+    S = brentq(lambda s: np.maximum(d - s, 0).mean(axis=0).sum() - 0.05 * d.mean(axis=0).sum(), 0, 200, xtol=1e-12)
+    left = np.maximum(S - d, 0)
+    known = {"average": left.mean(), "peak": left.mean(axis=0).max(), "per_scenario": left.mean(axis=1).max()}[measure]
+    with pytest.raises(InfeasibleError) as info:
+        run(path)
+    assert info.value.diagnosis["least_budget_for_target"] == pytest.approx(known, abs=1e-6)
+    assert f"; the least budget that meets it is {known:,.2f}" in str(info.value)
+    # That budget is enough: the plan meets the target with the budget all but used.
+    config["constraints"]["capital"]["budget"] = float(known) + 1e-6
+    plan = run(write_config(config, "enough.yaml"))
+    assert plan.kpis["service"]["expected_fill_rate"] >= 0.95 - 1e-9
+    assert plan.kpis["capital"]["used"] == pytest.approx(known, abs=1e-5)
