@@ -23,7 +23,10 @@ these rates, :math:`N_{\text{slow}}` scenarios suffice and fewer than
 :math:`N_{\text{fast}}` do not. On the newsvendor the measured gaps fall
 faster than :math:`N^{-1/2}` (``benchmarks/gap_scenarios.py`` measures the
 gap on a ladder of counts): :math:`N_{\text{slow}}` is the safe figure,
-:math:`N_{\text{fast}}` the optimistic one.
+:math:`N_{\text{fast}}` the optimistic one. Both assume the gap vanishes as
+:math:`N` grows; where the replay's rule differs from the model's recourse (a
+short DC's allocation, which the model chooses in hindsight) the gap has a
+floor that no scenario count removes (README, "Honest about its own error").
 """
 
 from __future__ import annotations
