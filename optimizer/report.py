@@ -225,6 +225,9 @@ def _headline(plan) -> str:
     if gap and "gap_ci95_upper_relative" in gap:
         cost_rows.append(("gap to optimum, 95% bound", _pct(gap["gap_ci95_upper_relative"], 2)))
         cost_rows.append(("scenarios for a gap under 1%", _e(_scenarios_needed(gap["scenarios_for_gap_under_1pct"]))))
+    elif gap:
+        cost_rows.append(("gap to optimum", f"not estimated ({gap['solved']} of {gap['replications']} replications "
+                                            "solved to optimality, 2 needed)"))
     elif oos:
         cost_rows.append(("gap to optimum", "not estimated (set evaluation.replications to 2 or more)"))
 

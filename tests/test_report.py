@@ -242,6 +242,9 @@ def test_headline_and_summary_say_how_many_scenarios_bring_the_gap_under_one_per
             "like 1/N to 1/sqrt(N))</dd>") in render_report(plan)
     assert "  optimality gap     2.00% (95% bound 3.00%) at 60 scenarios; under 1% from 180 to 540 scenarios" in _summary(
         plan, 1.0, str(out)).splitlines()
-    # Without replications the headline says the gap was not estimated, and how to get it.
+    # With fewer than two replications solved, or none asked for, it says the gap was not estimated, and why.
+    plan.kpis["out_of_sample"]["optimality_gap"] = {"replications": 3, "solved": 1, "scenarios_each": 60}
+    assert ("<dt>gap to optimum</dt><dd>not estimated (1 of 3 replications solved to optimality, 2 needed)</dd>"
+            in render_report(plan))
     plan.kpis["out_of_sample"].pop("optimality_gap")
     assert "<dt>gap to optimum</dt><dd>not estimated (set evaluation.replications to 2 or more)</dd>" in render_report(plan)
