@@ -239,7 +239,15 @@ def _summary(plan, seconds: float, out: str) -> str:
     if k["capital"]["shadow_price"] is not None:
         lines.append(f"  shadow price       {k['capital']['shadow_price']:.4f} per unit of capital")
     if "mip_gap" in k:
-        lines.append(f"  MIP gap            {k['mip_gap']:.2%} (best plan found within solver.mip_gap or time_limit)")
+        why = ("time limit reached: the best plan found, not proven optimal" if k["status"] == "time_limit"
+               else "within solver.mip_gap")
+        lines.append(f"  MIP gap            {k['mip_gap']:.2%} ({why})")
+    gap = (k.get("out_of_sample") or {}).get("optimality_gap", {})
+    if "scenarios_for_gap_under_1pct" in gap:
+        need = gap["scenarios_for_gap_under_1pct"]
+        lines.append(f"  optimality gap     {gap['gap_relative']:.2%} (95% bound {gap['gap_ci95_upper_relative']:.2%}) "
+                     f"at {need['measured_at']} scenarios; under 1% "
+                     + ("already" if need["met"] else f"from {need['fast_rate']} to {need['slow_rate']} scenarios"))
     lines.append("  seconds            " + ", ".join(f"{s} {v:.1f}" for s, v in k["timings_s"].items()))
     return "\n".join(lines)
 

@@ -303,7 +303,7 @@ class Evaluation(_Model):
     """Out-of-sample evaluation of every plan (kpis.json `out_of_sample`)."""
 
     scenarios: int = Field(1000, ge=0, description="Fresh scenarios the fixed first stage is replayed on (0: skip).")
-    seed_offset: int = Field(1_000_003, ge=1, description="Fresh scenarios use seed + seed_offset (+ replication number).")
+    seed_offset: int = Field(1_000_003, ge=1, description="Fresh scenarios use seed + seed_offset; the replications follow, each set past the last.")
     replications: int = Field(
         3, ge=0, le=1000, description="Re-solves on independent scenario sets for the optimality-gap estimate (Mak, Morton & Wood); 0: skip."
     )

@@ -291,12 +291,16 @@ def _shift(cols: np.ndarray, lag: int, axis: int) -> np.ndarray:
     return out
 
 
-def build_model(problem: Problem, *, elastic_capacity: bool = False) -> Built:
+def build_model(problem: Problem, *, elastic_capacity: bool = False, elastic_budget: bool = False) -> Built:
     """Assemble the linear programme of the module docstring from arrays.
 
     With ``elastic_capacity`` every capacity gets a variable extra capacity
     :math:`e \\ge 0` (units per period, the same in every period and scenario),
-    for the infeasibility diagnosis to minimise.
+    for the infeasibility diagnosis to minimise. With ``elastic_budget`` the
+    budget's rows of the configured capital measure get a variable extra
+    budget :math:`b \\ge 0` (column ``built.constants["extra_budget"]``), so that
+    with ``problem.budget = 0`` the least :math:`b` is the least budget, in
+    that measure, of any plan that meets the other rows.
     """
     S, I, N, J, T = problem.shape
     net = problem.network
@@ -447,12 +451,14 @@ def build_model(problem: Problem, *, elastic_capacity: bool = False) -> Built:
     lp.set_objective(obj_terms, constant=obj_const)
 
     rows = {"capacity": capacity_rows}
+    extra_budget = lp.add_variables("extra_budget", ()) if elastic_budget and problem.budget is not None else None
+    stretch = [] if extra_budget is None else [(-1.0, extra_budget)]
     if problem.budget is not None and problem.capital_measure == "average":
         rows["capital"] = lp.add_constraints(
-            "capital", [(a, c) for a, c in cap_terms], "<=", problem.budget - cap_const, shape=()
+            "capital", [(a, c) for a, c in cap_terms] + stretch, "<=", problem.budget - cap_const, shape=()
         ).start
     elif problem.budget is not None:
-        rows["capital"] = _capital_rows(lp, problem, on_hand, inbound_terms)
+        rows["capital"] = _capital_rows(lp, problem, on_hand, inbound_terms, stretch)
     service_mask = np.arange(T)[None, :] >= net.lead_time[stores][:, None]  # (J, T)
     expected_demand = float(np.einsum("sijt,s,jt->", D, pi, service_mask))
     service_demand = None
@@ -476,6 +482,7 @@ def build_model(problem: Problem, *, elastic_capacity: bool = False) -> Built:
             "order_coef": order_coef,
             "ip0": ip0,
             "cap_terms": cap_terms,
+            "extra_budget": extra_budget,
         },
     )
     if problem.open_to_buy is not None:  # tonight's purchases within the open-to-buy limit
@@ -527,13 +534,14 @@ def _capacity_rows(lp: LinearProgram, problem: Problem, on_hand, ship, fed_pos, 
     return out
 
 
-def _capital_rows(lp: LinearProgram, problem: Problem, on_hand, inbound_terms) -> slice:
+def _capital_rows(lp: LinearProgram, problem: Problem, on_hand, inbound_terms, stretch=()) -> slice:
     r"""Budget rows for the ``peak`` and ``per_scenario`` capital measures.
 
     With :math:`V_{ts} = \sum_{i,n} c_i (OH_{ints} + \text{in transit to } n
     \text{ at end of } t)`: peak is :math:`\sum_s \pi_s V_{ts} \le B` for
     every period :math:`t`; per_scenario is :math:`\frac1T \sum_t V_{ts} \le B`
-    for every scenario :math:`s`. Returns the rows (their duals sum to the
+    for every scenario :math:`s`. ``stretch`` (terms added to every row) holds
+    the elastic extra budget. Returns the rows (their duals sum to the
     budget's price).
     """
     S, I, N, J, T = problem.shape
@@ -553,7 +561,7 @@ def _capital_rows(lp: LinearProgram, problem: Problem, on_hand, inbound_terms) -
         a = np.broadcast_to(a * weight[:, :, None, None], cols.shape)
         weighted.append((a, cols) if peak else (np.swapaxes(a, 0, 1), np.swapaxes(cols, 0, 1)))
     rhs = problem.budget - (weight * const).sum(axis=1 if peak else 0)
-    block = lp.add_constraints("capital", weighted, "<=", rhs, shape=(T,) if peak else (S,))
+    block = lp.add_constraints("capital", weighted + list(stretch), "<=", rhs, shape=(T,) if peak else (S,))
     return slice(block.start, block.start + block.size)
 
 

@@ -201,6 +201,14 @@ def _card(title: str, big: str, rows: list[tuple[str, str]], big_class: str = ""
     return f'<div class="card"><h3>{_e(title)}</h3><div class="{cls}">{big}</div><dl>{items}</dl></div>'
 
 
+def _scenarios_needed(need: dict) -> str:
+    """The scenario count the gap extrapolation asks for, in words (see optimizer.sample_size)."""
+    if need["met"]:
+        return f"{need['measured_at']:,} suffice (95% confidence)"
+    return (f"{need['fast_rate']:,} to {need['slow_rate']:,} (this plan: {need['measured_at']:,}; "
+            "95% confidence, gap falling like 1/N to 1/sqrt(N))")
+
+
 def _headline(plan) -> str:
     k = plan.kpis
     oos = k.get("out_of_sample") or {}
@@ -214,8 +222,14 @@ def _headline(plan) -> str:
             replay = f" · {_money(oos_parts[name])}" if name in oos_parts else ""
             cost_rows.append((name.replace("_", " "), _money(parts[name]) + replay))
     gap = oos.get("optimality_gap")
-    if gap:
+    if gap and "gap_ci95_upper_relative" in gap:
         cost_rows.append(("gap to optimum, 95% bound", _pct(gap["gap_ci95_upper_relative"], 2)))
+        cost_rows.append(("scenarios for a gap under 1%", _e(_scenarios_needed(gap["scenarios_for_gap_under_1pct"]))))
+    elif gap:
+        cost_rows.append(("gap to optimum", f"not estimated ({gap['solved']} of {gap['replications']} replications "
+                                            "solved to optimality, 2 needed)"))
+    elif oos:
+        cost_rows.append(("gap to optimum", "not estimated (set evaluation.replications to 2 or more)"))
 
     cap = k.get("capital", {})
     budget, used = cap.get("budget"), cap.get("used")

@@ -25,6 +25,7 @@ from optimizer.numerics import check_demand
 from optimizer.outputs import csv_bytes, manifest, package_versions, sha256_file, to_json, write_outputs
 from optimizer.plan import Plan, assemble_plan, capital_and_fill, plan_figures
 from optimizer.progress import Progress
+from optimizer.sample_size import scenarios_for_gap
 from optimizer.report import forecast_frame, recent_sales, render_report
 from optimizer.simulate import simulate_policy, stock_percentiles, summarise
 from optimizer.solver import SolveStatus, solve_pyomo
@@ -182,11 +183,14 @@ def evaluate(problem: Problem, figures, table, config: Config, inputs: Inputs, s
     The first stage (targets, tonight's shipments) is replayed on
     ``evaluation.scenarios`` fresh scenarios (seed + seed_offset, independent
     of the ones solved). The gap follows Mak, Morton and Wood (1999): on each
-    of ``replications`` independent scenario sets of the plan's size, the
+    of ``replications`` independent scenario sets of the plan's size (seeded
+    past the fresh ones and each other, so no two share a Monte Carlo scenario), the
     plan's replayed cost less that set's own optimum estimates the gap
     (common random numbers keep its variance small); ``gap`` is their mean,
     ``gap_ci95_upper`` its one-sided 95% upper confidence bound (Student t),
-    both also relative to the out-of-sample cost.
+    both also relative to the out-of-sample cost; ``scenarios_for_gap_under_1pct``
+    extrapolates them to the scenario count that brings the gap under 1%
+    (:func:`~optimizer.sample_size.scenarios_for_gap`).
 
     Returns ``(figures, replay)``: the dict of ``kpis.json``'s
     ``out_of_sample`` and the :class:`~optimizer.simulate.SimulationResult`.
@@ -201,8 +205,10 @@ def evaluate(problem: Problem, figures, table, config: Config, inputs: Inputs, s
     out["seed"] = seed + ev.seed_offset
     if ev.replications:
         gaps, optima = [], []
-        for m in range(1, ev.replications + 1):
-            rep = sample_scenarios(table, sc.count, seed=seed + ev.seed_offset + m, method=sc.method)
+        for m in range(ev.replications):
+            # Monte Carlo seeds scenario s by seed + s: each set starts past the last, so none overlap.
+            rep = sample_scenarios(table, sc.count, seed=seed + ev.seed_offset + ev.scenarios + m * sc.count,
+                                   method=sc.method)
             demand = scenario_demand(inputs, rep)
             _, sol = solve_problem(dataclasses.replace(problem, demand=demand, probability=rep.probability), config)
             if sol.status == SolveStatus.OPTIMAL:
@@ -222,6 +228,7 @@ def evaluate(problem: Problem, figures, table, config: Config, inputs: Inputs, s
                 gap_relative=mean / scale,
                 gap_ci95_upper_relative=float(upper / scale),
             )
+            gap["scenarios_for_gap_under_1pct"] = scenarios_for_gap(sc.count, float(upper / scale))
         out["optimality_gap"] = gap
     return out, replay
 
@@ -241,7 +248,12 @@ def _decomposes(problem: Problem, config: Config, *, diagnosis: bool = False) ->
 
 
 def _min_capital(problem: Problem, config: Config) -> float | None:
-    """Least expected capital of any plan (subject to the service target if the problem has one)."""
+    """Least capital of any plan (subject to the service target if the problem has one), in the
+    problem's capital measure: the expected average, or the least budget of the peak or
+    per-scenario rows (their elastic extra budget minimised, with the budget at 0)."""
+    if problem.capital_measure != "average":
+        built = build_model(dataclasses.replace(problem, budget=0.0), elastic_budget=True)
+        return _solve_for(built, [(1.0, built.constants["extra_budget"])], 0.0, config)[0]
     problem = dataclasses.replace(problem, budget=None)
     if _decomposes(problem, config, diagnosis=True):
         sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
@@ -347,14 +359,11 @@ def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
         if reach is not None:
             msg += f"; the best reachable is {reach:.4f} (today's stock and the lead times fix the first periods)"
         return InfeasibleError(msg, diag)
-    if problem.capital_measure != "average":
-        diag["capital_figures_measured_as"] = "average"
     msg = f"the {_targets(dataclasses.replace(problem, budget=None))} cannot be met"
     if problem.budget is not None:
         msg += f" within the capital budget {problem.budget:,.2f}"
     if least is not None:
-        measured = "" if problem.capital_measure == "average" else " (as an expected average)"
-        msg += f"; the least budget{measured} that meets it is {least:,.2f}"
+        msg += f"; the least budget that meets it is {least:,.2f}"
     if best is not None:
         msg += f"; the best fill rate within the budget is {best:.4f}"
     return InfeasibleError(msg, diag)

@@ -13,7 +13,9 @@ right-hand side of row ``r``. A binding ``<=`` budget row has a dual <= 0.
 A model with integer columns (case packs, minimum order quantities, cycle
 service) is solved as a MIP to the relative gap ``mip_gap`` or the time
 limit, whichever comes first, and the best plan found is returned with its
-gap. Its duals are those of the LP with every integer column fixed at the
+gap. HiGHS starts from every integer column at 0 (for case packs and MOQs: no
+order line tonight), which it completes with an LP when that is feasible, so a
+time limit returns a plan even before its own heuristics find one. Its duals are those of the LP with every integer column fixed at the
 plan's value (the usual prices of a MIP: they hold while the integer
 decisions stay as they are).
 """
@@ -142,11 +144,15 @@ def solve_arrays(c, a_csc, col_lb, col_ub, row_lb, row_ub, *, offset=0.0, time_l
     mip = integrality is not None and bool(np.any(integrality))
     h = new_highs(time_limit, threads, mip_gap if mip else None)
     load_arrays(h, c, a_csc, col_lb, col_ub, row_lb, row_ub, offset=offset, integrality=integrality)
+    if mip:  # start from the integers at 0 (see the module docstring)
+        idx = np.flatnonzero(integrality).astype(np.int32)
+        h.setSolution(len(idx), idx, np.zeros(len(idx)))
     t1 = time.perf_counter()
     h.run()
     sol = _read(h)
     if mip and sol.x is not None:
-        sol.mip_gap = float(h.getInfo().mip_gap)
+        gap = float(h.getInfo().mip_gap)
+        sol.mip_gap = gap if np.isfinite(gap) else None
         fixed = _fixed_integer_lp(h, sol.x, np.asarray(integrality, bool))
         if fixed.x is not None:  # always, for a feasible plan; without it the plan keeps no duals
             sol.x, sol.row_duals, sol.objective = fixed.x, fixed.row_duals, fixed.objective

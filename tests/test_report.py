@@ -220,3 +220,31 @@ def test_run_shows_a_frontier_csv_in_its_report(write_config, tmp_path, capsys):
     assert err == (f"echelon: error: {curve}: --frontier: missing columns shadow_price; "
                    "give the frontier.csv that `echelon frontier` wrote\n")
     assert not (tmp_path / "bad").exists()
+
+
+
+def test_headline_and_summary_say_how_many_scenarios_bring_the_gap_under_one_percent(two_echelon_plan):
+    from optimizer.cli import _summary
+    from optimizer.sample_size import scenarios_for_gap
+
+    plan, out = two_echelon_plan
+    plan = copy.deepcopy(plan)
+    gap = plan.kpis["out_of_sample"]["optimality_gap"]
+    assert gap["scenarios_for_gap_under_1pct"]["met"]  # 60 stratified scenarios suffice here
+    page = (out / "report.html").read_text()
+    assert "<dt>scenarios for a gap under 1%</dt><dd>60 suffice (95% confidence)</dd>" in page
+    summary = _summary(plan, 1.0, str(out)).splitlines()
+    assert (f"  optimality gap     {gap['gap_relative']:.2%} (95% bound {gap['gap_ci95_upper_relative']:.2%}) "
+            "at 60 scenarios; under 1% already") in summary
+    # A 3% bound at 60 scenarios: 180 (gap ~ 1/N) to 540 (gap ~ 1/sqrt(N)) scenarios.
+    gap.update(gap_relative=0.02, gap_ci95_upper_relative=0.03, scenarios_for_gap_under_1pct=scenarios_for_gap(60, 0.03))
+    assert ("<dt>scenarios for a gap under 1%</dt><dd>180 to 540 (this plan: 60; 95% confidence, gap falling "
+            "like 1/N to 1/sqrt(N))</dd>") in render_report(plan)
+    assert "  optimality gap     2.00% (95% bound 3.00%) at 60 scenarios; under 1% from 180 to 540 scenarios" in _summary(
+        plan, 1.0, str(out)).splitlines()
+    # With fewer than two replications solved, or none asked for, it says the gap was not estimated, and why.
+    plan.kpis["out_of_sample"]["optimality_gap"] = {"replications": 3, "solved": 1, "scenarios_each": 60}
+    assert ("<dt>gap to optimum</dt><dd>not estimated (1 of 3 replications solved to optimality, 2 needed)</dd>"
+            in render_report(plan))
+    plan.kpis["out_of_sample"].pop("optimality_gap")
+    assert "<dt>gap to optimum</dt><dd>not estimated (set evaluation.replications to 2 or more)</dd>" in render_report(plan)

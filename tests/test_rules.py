@@ -6,6 +6,7 @@ Timing as in the README: lead time 0, the order arrives before the period's dema
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from optimizer.config import load_config
@@ -259,3 +260,60 @@ def test_a_limit_without_a_figure_is_a_one_line_error(section, value, message, w
     with pytest.raises(InputError) as info:
         run(path)
     assert str(info.value) == f"{path}: {message}"
+
+
+def test_a_case_pack_and_moq_mip_stopped_by_its_time_limit_writes_the_best_plan_found(write_config, tmp_path, capsys):
+    # Thirty items in packs of 5-11 with MOQs of 20-29 share a budget: HiGHS takes minutes to
+    # prove this knapsack optimal. Stopped after a second, the run writes the best plan found
+    # (exit 0, the README's contract), says so, and its gap, and the plan obeys packs and MOQs.
+    import json
+
+    from optimizer.cli import main
+
+    items = [dict(ITEM, id=f"w{k}", unit_cost=1.0 + 0.37 * (k % 7), case_pack=5 + k % 7, moq=20 + 3 * (k % 4))
+             for k in range(30)]
+    path = write_config(single_stage(items=items, scenarios={"count": 100, "seed": 3}, evaluation=QUIET,
+                                     constraints={"capital": {"budget": 60}}, solver={"time_limit": 1}))
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
+    summary = capsys.readouterr().out.splitlines()
+    kpis = json.loads((tmp_path / "out" / "kpis.json").read_text())
+    assert kpis["status"] == "time_limit" and 1e-4 < kpis["mip_gap"] <= 1
+    assert kpis["capital"]["used"] <= 60 + 1e-6 and kpis["capital"]["shadow_price"] is not None
+    orders = pd.read_csv(tmp_path / "out" / "orders.csv").merge(pd.DataFrame(items), left_on="item", right_on="id")
+    packs = orders["quantity"] / orders["case_pack"]
+    assert np.allclose(packs, np.round(packs), atol=1e-6) and (orders["quantity"] >= orders["moq"] - 1e-6).all()
+    # The summary says it is the best plan found, not proven optimal, and how far from optimal it may be.
+    assert summary[0].endswith("(time_limit)")
+    assert (f"  MIP gap            {kpis['mip_gap']:.2%} (time limit reached: the best plan found, not proven "
+            "optimal)") in summary
+
+
+@pytest.mark.parametrize("measure", ["average", "peak", "per_scenario"])
+def test_least_budget_for_the_target_is_exact_in_each_capital_measure(measure, write_config):
+    # Two periods, lead time 0, lost sales, demand N(50, 8^2) then N(30, 6^2), unit cost 1. A
+    # constant target S leaves (S - D_ts)+ at the end of period t, and the least capital that
+    # meets fill rate 0.95 is that of the least S with sum_t mean (D_t - S)+ = 0.05 sum_t mean D_t:
+    # its mean over periods and scenarios (average), the larger period's mean (peak, period 1),
+    # or the largest scenario's mean over periods (per_scenario).
+    from scipy.optimize import brentq
+
+    table = write_config("item,location,period,family,mean,std\nwidget,shop,0,normal,50,8\n"
+                         "widget,shop,1,normal,30,6\n", "demand.csv")
+    config = single_stage(periods=2, demand={"table": str(table)}, items=[ITEM], scenarios=SAMPLE, evaluation=QUIET,
+                          constraints={"capital": {"budget": 1.0, "measure": measure}, "service": {"fill_rate": 0.95}})
+    path = write_config(config)
+    sample = sample_scenarios(prepare(load_config(path), path).demand_table, SAMPLE["count"], seed=SAMPLE["seed"],
+                              method=SAMPLE["method"])
+    d = sample.demand[:, 0, 0, :]  # (S, T)
+    S = brentq(lambda s: np.maximum(d - s, 0).mean(axis=0).sum() - 0.05 * d.mean(axis=0).sum(), 0, 200, xtol=1e-12)
+    left = np.maximum(S - d, 0)
+    known = {"average": left.mean(), "peak": left.mean(axis=0).max(), "per_scenario": left.mean(axis=1).max()}[measure]
+    with pytest.raises(InfeasibleError) as info:
+        run(path)
+    assert info.value.diagnosis["least_budget_for_target"] == pytest.approx(known, abs=1e-6)
+    assert f"; the least budget that meets it is {known:,.2f}" in str(info.value)
+    # That budget is enough: the plan meets the target with the budget all but used.
+    config["constraints"]["capital"]["budget"] = float(known) + 1e-6
+    plan = run(write_config(config, "enough.yaml"))
+    assert plan.kpis["service"]["expected_fill_rate"] >= 0.95 - 1e-9
+    assert plan.kpis["capital"]["used"] == pytest.approx(known, abs=1e-5)

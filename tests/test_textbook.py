@@ -166,3 +166,28 @@ def test_mip_duals_come_from_the_lp_with_the_integers_fixed(write_config):
     assert plan.kpis["capital"]["used"] == pytest.approx(9.0, abs=1e-6)
     F = np.mean(d < s["gadget"])
     assert plan.kpis["capital"]["shadow_price"] == pytest.approx((0.70 - 0.88 * F) / F, rel=1e-3)
+
+
+def test_mip_fill_rate_price_comes_from_the_lp_with_the_integers_fixed(write_config):
+    # As above with a binding network fill rate of 0.99 instead of a budget. With the packs
+    # fixed, the continuous item's stock S satisfies C'(S) = mu x short'(S), so the row's price
+    # per unit short is mu = ((h + p) F(S) - p) / (1 - F(S)); a point of fill rate is
+    # 0.01 x the expected demand of both items more units short, at mu each.
+    from optimizer.config import load_config
+    from optimizer.inputs import prepare
+    from scenarios import sample_scenarios
+
+    items = [{"id": "widget", "unit_cost": 1.0, "holding_cost": 0.18, "shortage_cost": 0.70, "case_pack": 12},
+             {"id": "gadget", "unit_cost": 1.0, "holding_cost": 0.18, "shortage_cost": 0.70}]
+    config = single_stage(items=items, scenarios={"count": 300, "seed": 2, "method": "mc"}, evaluation={"scenarios": 0},
+                          constraints={"service": {"fill_rate": 0.99}})
+    path = write_config(config)
+    plan = run(path)
+    sample = sample_scenarios(prepare(load_config(path), path).demand_table, 300, seed=2, method="mc")
+    d = sample.demand[:, :, 0, 0]
+    s = plan.stock_positions.set_index("item")["target_position"]
+    assert s["widget"] % 12 == pytest.approx(0, abs=1e-6)
+    assert plan.kpis["service"]["expected_fill_rate"] == pytest.approx(0.99, abs=1e-9)
+    F = np.mean(d[:, sample.items.index("gadget")] < s["gadget"])
+    mu = (0.88 * F - 0.70) / (1 - F)
+    assert plan.kpis["service"]["shadow_price_per_point"] == pytest.approx(mu * 0.01 * d.mean(axis=0).sum(), rel=1e-6)
