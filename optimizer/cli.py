@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--workers", type=int, default=None,
                    help="processes for the item models when decomposing (default: solver.workers, 1)")
+    r.add_argument("--engine", choices=("local", "spark"), default=None,
+                   help="where forecast groups and item models run: local processes or Apache Spark "
+                   "(default: solver.engine, local; spark needs pip install '.[spark]')")
     r.add_argument("--frontier", default=None, metavar="FRONTIER_CSV",
                    help="show this frontier.csv (written by echelon frontier) in report.html")
     r.add_argument("--quiet", action="store_true", help="print nothing on success, show no progress")
@@ -253,7 +256,7 @@ def main(argv=None) -> int:
             from optimizer.run import run
 
             plan = run(args.config, out=args.out, seed=args.seed, decompose=args.decompose, workers=args.workers,
-                       frontier=args.frontier, progress=progress)
+                       frontier=args.frontier, progress=progress, engine=args.engine)
             if not args.quiet:
                 print(_summary(plan, time.perf_counter() - start, args.out))
         elif args.command == "validate":
