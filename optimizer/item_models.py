@@ -57,7 +57,7 @@ def item_problem(problem: Problem, i: int) -> Problem:
     return dataclasses.replace(
         problem,
         items=problem.items[one],
-        demand=problem.demand[:, one],
+        demand=np.ascontiguousarray(problem.demand[:, one]),  # as a worker receives it: same sums, same bits
         unit_cost=problem.unit_cost[one],
         holding_cost=problem.holding_cost[one],
         shortage_cost=problem.shortage_cost[one],

@@ -201,7 +201,7 @@ class SparkEngine:
         if self.master is None or self.master.startswith("local"):
             # Local Python workers run this interpreter (pyspark's default is `python3` on PATH).
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        builder = SparkSession.builder.appName("echelon")
+        builder = SparkSession.builder.appName("echelon").config("spark.ui.showConsoleProgress", "false")
         if self.master is not None:
             builder = builder.master(self.master)
         return builder.getOrCreate()
