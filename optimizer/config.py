@@ -331,7 +331,7 @@ class Solver(_Model):
     )
     spark_master: str | None = Field(
         None, description="Spark master URL with engine: spark (local[2], spark://HOST:7077, yarn, k8s://...); "
-        "default: spark-submit's --master or spark-defaults.conf, else local[*].",
+        "default: the --master of PYSPARK_SUBMIT_ARGS or spark-defaults.conf, else local[*].",
     )
 
 

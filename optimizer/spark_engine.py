@@ -185,9 +185,9 @@ class SparkEngine:
     ----------
     master : str, optional
         Spark master URL (``local[2]``, ``spark://host:7077``, ``yarn``,
-        ``k8s://...``); default: the one ``spark-submit --master`` or
-        ``spark-defaults.conf`` sets, else ``local[*]``. A running session
-        (``SparkSession.getActiveSession``) is used as it is.
+        ``k8s://...``); default: the ``--master`` of ``PYSPARK_SUBMIT_ARGS``
+        or ``spark-defaults.conf``, else ``local[*]``. A running session is
+        used as it is.
     """
 
     def __init__(self, master: str | None = None):
@@ -198,8 +198,8 @@ class SparkEngine:
         """The active SparkSession, or a new one on ``master``."""
         from pyspark.sql import SparkSession
 
-        if self.master is None or self.master.startswith("local"):
-            # Local Python workers run this interpreter (pyspark's default is `python3` on PATH).
+        local = self.master.startswith("local") if self.master else "PYSPARK_SUBMIT_ARGS" not in os.environ
+        if local:  # Python workers run this interpreter (pyspark's default: `python3` on PATH)
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.appName("echelon").config("spark.ui.showConsoleProgress", "false")
         if self.master is not None:
