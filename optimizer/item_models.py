@@ -190,9 +190,11 @@ class _Item:
         x = np.zeros(t.n_cols)
         x[t.cols] = xc
         figures = plan_figures(self.context, x)
-        capital = float(self.capital @ xc) + self.capital_const
+        # Sums, not BLAS dot products: OpenBLAS splits long dots by thread count, and Spark's
+        # Python workers run one thread, so `@` would give other bits than the local engine.
+        capital = float(np.sum(self.capital * xc)) + self.capital_const
         figures.capital_used = capital
-        return Proposal(float(self.cost @ xc) + self.const, capital, float(self.short @ xc), figures,
+        return Proposal(float(np.sum(self.cost * xc)) + self.const, capital, float(np.sum(self.short * xc)), figures,
                         activity=np.empty(0) if self.link is None else self.link @ x, x=x if self.keep_x else None)
 
 
