@@ -21,6 +21,7 @@ RUN_EXAMPLES = """examples:
   echelon run configs/m5.yaml --out out/           plan on the bundled M5 data; open out/report.html
   echelon run configs/m5.yaml --out out/ --seed 7  the same with another scenario seed
   echelon run configs/examples/newsvendor.yaml --out nv/ --quiet   a one-second plan, silent
+  echelon run configs/m5.yaml --out out/ --engine spark   the same plan, computed on Spark
 
 Progress (one line per stage) goes to stderr when it is a terminal; --quiet or a
 pipe turns it off. Exit codes: 0 written, 1 bug, 2 bad config or data, 3 infeasible,

@@ -1,11 +1,12 @@
 """The Spark engine (issue 8): the same forecast and plan as local processes, in Spark's local mode.
 
 One SparkSession (``local[2]``) serves the module; ``SparkEngine`` picks it up
-as the active session. Skipped when pyspark is missing, except on CI
+as the active session. Skipped when pyspark or Java is missing, except on CI
 (``CI=true``), where that fails.
 """
 
 import os
+import shutil
 import sys
 
 import pandas as pd
@@ -22,9 +23,13 @@ def spark():
     try:
         from pyspark.sql import SparkSession
     except ImportError:
+        SparkSession = None
+    missing = [what for what, gone in (("pyspark (pip install '.[spark]')", SparkSession is None),
+                                       ("java (a Java 17 runtime)", shutil.which("java") is None)) if gone]
+    if missing:
         if os.environ.get("CI") == "true":
-            pytest.fail("pyspark missing on CI; .ci/run installs the test extra, which has it")
-        pytest.skip("pyspark is not installed (pip install '.[spark]')")
+            pytest.fail(f"{' and '.join(missing)} missing on CI; .ci/run installs them")
+        pytest.skip(f"{' and '.join(missing)} missing")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (SparkSession.builder.master("local[2]").appName("echelon-tests")
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").getOrCreate())
