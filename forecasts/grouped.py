@@ -96,6 +96,10 @@ class GroupedForecaster:
         define the groups; ``None`` fits one global model.
     n_jobs : int, default=1
         Processes fitting groups at once (1: in this process).
+    engine : object, optional
+        Fits the groups instead of local processes: any object whose
+        ``map(function, arguments)`` returns ``[function(*a) for a in
+        arguments]`` in order (:class:`optimizer.spark_engine.SparkEngine`).
     **params
         Parameters of every group's :class:`~forecasts.NGBoostForecaster`
         (``horizon``, ``family``, ``random_state``, ...); ``family`` may also map
@@ -113,9 +117,10 @@ class GroupedForecaster:
         The family fitted per group value.
     """
 
-    def __init__(self, group_by: str | None = "category", n_jobs: int = 1, **params):
+    def __init__(self, group_by: str | None = "category", n_jobs: int = 1, engine=None, **params):
         self.group_by = group_by
         self.n_jobs = n_jobs
+        self.engine = engine
         self.params = params
 
     def fit(
@@ -133,7 +138,9 @@ class GroupedForecaster:
         parts = split_by(history, self.group_by)
         groups = list(parts)
         params = {g: self.params_for(g, groups) for g in groups}
-        if self.n_jobs == 1 or len(groups) == 1:
+        if self.engine is not None:
+            models = self.engine.map(fit_group, [(params[g], parts[g], origin, calendar) for g in groups])
+        elif self.n_jobs == 1 or len(groups) == 1:
             models = [fit_group(params[g], parts[g], origin, calendar) for g in groups]
         else:
             # spawn, not fork: a forked child of a process that has started OpenMP

@@ -21,6 +21,7 @@ RUN_EXAMPLES = """examples:
   echelon run configs/m5.yaml --out out/           plan on the bundled M5 data; open out/report.html
   echelon run configs/m5.yaml --out out/ --seed 7  the same with another scenario seed
   echelon run configs/examples/newsvendor.yaml --out nv/ --quiet   a one-second plan, silent
+  echelon run configs/m5.yaml --out out/ --engine spark   the same plan, computed on Spark
 
 Progress (one line per stage) goes to stderr when it is a terminal; --quiet or a
 pipe turns it off. Exit codes: 0 written, 1 bug, 2 bad config or data, 3 infeasible,
@@ -95,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--workers", type=int, default=None,
                    help="processes for the item models when decomposing (default: solver.workers, 1)")
+    r.add_argument("--engine", choices=("local", "spark"), default=None,
+                   help="where forecast groups and item models run: local processes or Apache Spark "
+                   "(default: solver.engine, local; spark needs pip install '.[spark]')")
     r.add_argument("--frontier", default=None, metavar="FRONTIER_CSV",
                    help="show this frontier.csv (written by echelon frontier) in report.html")
     v = sub.add_parser(
@@ -268,7 +272,7 @@ def main(argv=None) -> int:
             from optimizer.run import run
 
             plan = run(args.config, out=args.out, seed=args.seed, decompose=args.decompose, workers=args.workers,
-                       frontier=args.frontier, progress=progress)
+                       frontier=args.frontier, progress=progress, engine=args.engine)
             if not args.quiet:
                 print(_summary(plan, time.perf_counter() - start, args.out))
         elif args.command == "validate":

@@ -324,6 +324,15 @@ class Solver(_Model):
     )
     workers: int = Field(1, ge=1, description="Processes solving the decomposition's item models "
                          "(optimizer/workers.py); the plan is the same for any number.")
+    engine: Literal["local", "spark"] = Field(
+        "local", description="Where the forecast groups and the decomposition's item models run: local processes "
+        "(forecast.n_jobs, workers) or Apache Spark (optimizer/spark_engine.py, pip install '.[spark]'; workers "
+        "> 1 sets the item groups); the plan is the same.",
+    )
+    spark_master: str | None = Field(
+        None, description="Spark master URL with engine: spark (local[2], spark://HOST:7077, yarn, k8s://...); "
+        "default: the --master of PYSPARK_SUBMIT_ARGS or spark-defaults.conf, else local[*].",
+    )
 
 
 class Nightly(_Model):

@@ -134,14 +134,15 @@ def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0)):
 
 def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol: float = 1e-6, max_rounds: int = 500,
                      objective: str = "cost", workers: int = 1, solution: bool = False,
-                     pool: dict | None = None) -> Solution:
+                     pool: dict | None = None, engine=None) -> Solution:
     """Solve ``problem`` by pricing its linking rows (see module docstring).
 
     ``objective`` is what is minimised: ``"cost"`` (the plan), or for the
     infeasibility diagnosis ``"capital"`` (expected capital) or ``"short"``
     (probability-weighted store units short over the service periods).
     ``workers`` processes solve the item models (the plan does not depend
-    on it).
+    on it). ``engine`` (:mod:`optimizer.engines`), when given, makes the
+    item pool instead (Spark: ``workers`` item groups); None: local processes.
 
     ``time_limit`` (seconds) bounds each item solve and, checked after each
     round, the rounds in all (building excluded): past it the current
@@ -185,8 +186,9 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
             links = None if a_link is None else [_item_link(a_link, whole, item, i) for i, item in enumerate(built)]
             item_cols = [item.cols for item in built]
             del built
-        items = ItemPool(problems, links=links, keep_x=whole is not None, workers=workers, threads=threads,
-                         time_limit=time_limit, objective=objective)
+        make_pool = ItemPool if engine is None else engine.item_pool
+        items = make_pool(problems, links=links, keep_x=whole is not None, workers=workers, threads=threads,
+                          time_limit=time_limit, objective=objective)
         columns = []
         if pool is not None:
             pool.update(whole=whole, item_cols=item_cols, blocks=blocks, link_rhs=link_rhs, items=items,

@@ -57,7 +57,7 @@ def item_problem(problem: Problem, i: int) -> Problem:
     return dataclasses.replace(
         problem,
         items=problem.items[one],
-        demand=problem.demand[:, one],
+        demand=np.ascontiguousarray(problem.demand[:, one]),  # as a worker receives it: same sums, same bits
         unit_cost=problem.unit_cost[one],
         holding_cost=problem.holding_cost[one],
         shortage_cost=problem.shortage_cost[one],
@@ -190,9 +190,11 @@ class _Item:
         x = np.zeros(t.n_cols)
         x[t.cols] = xc
         figures = plan_figures(self.context, x)
-        capital = float(self.capital @ xc) + self.capital_const
+        # Sums, not BLAS dot products: OpenBLAS splits long dots by thread count, and Spark's
+        # Python workers run one thread, so `@` would give other bits than the local engine.
+        capital = float(np.sum(self.capital * xc)) + self.capital_const
         figures.capital_used = capital
-        return Proposal(float(self.cost @ xc) + self.const, capital, float(self.short @ xc), figures,
+        return Proposal(float(np.sum(self.cost * xc)) + self.const, capital, float(np.sum(self.short * xc)), figures,
                         activity=np.empty(0) if self.link is None else self.link @ x, x=x if self.keep_x else None)
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from optimizer.config import Config, load_config
 from optimizer.decompose import solve_decomposed
+from optimizer.engines import make_engine
 from optimizer.errors import InfeasibleError, InputError, SolverError, TimeLimitError
 from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model, tonight_purchase_value
@@ -61,7 +62,8 @@ def make_forecaster(config: Config, seed: int, *, horizon: int | None = None, fa
         forecaster = NGBoostForecaster(**options)
         if spec.group_by is None and options["family"] != "auto":
             return forecaster
-        return GroupedForecaster(group_by=spec.group_by, n_jobs=spec.n_jobs, **options)
+        return GroupedForecaster(group_by=spec.group_by, n_jobs=spec.n_jobs, engine=make_engine(config.solver),
+                                 **options)
     except TypeError as exc:
         raise InputError("config", "forecast.options", str(exc), "use options NGBoostForecaster accepts") from None
     except ValueError as exc:
@@ -145,7 +147,7 @@ def solve_problem(problem: Problem, config: Config, solution: bool = False):
         "network", "units")
     if _decomposes(problem, config):
         sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
-                               workers=config.solver.workers, solution=solution)
+                               workers=config.solver.workers, solution=solution, engine=make_engine(config.solver))
         return sol.built, sol
     first = 0.0
     if coupled and checkable:
@@ -257,7 +259,7 @@ def _min_capital(problem: Problem, config: Config) -> float | None:
     problem = dataclasses.replace(problem, budget=None)
     if _decomposes(problem, config, diagnosis=True):
         sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
-                               objective="capital", workers=config.solver.workers)
+                               objective="capital", workers=config.solver.workers, engine=make_engine(config.solver))
         # The whole-model capital constant is carried by the item models' objective.
         return sol.objective if sol.status == SolveStatus.OPTIMAL else None
     built = build_model(problem)
@@ -269,7 +271,7 @@ def _best_fill_rate(problem: Problem, config: Config) -> float | None:
     problem = dataclasses.replace(problem, fill_rate=None)
     if _decomposes(problem, config, diagnosis=True):
         sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
-                               objective="short", workers=config.solver.workers)
+                               objective="short", workers=config.solver.workers, engine=make_engine(config.solver))
         short = sol.objective if sol.status == SolveStatus.OPTIMAL else None
         demand = sol.figures.service_demand if sol.figures is not None else 0.0
     else:
@@ -370,7 +372,8 @@ def _diagnose(problem: Problem, config: Config) -> InfeasibleError:
 
 
 def run(config_path, out=None, *, seed: int | None = None, decompose: str | None = None,
-        workers: int | None = None, frontier=None, progress: Progress | None = None) -> Plan:
+        workers: int | None = None, frontier=None, progress: Progress | None = None,
+        engine: str | None = None) -> Plan:
     """Plan from a config file; write the outputs to ``out`` when given.
 
     Parameters
@@ -385,6 +388,8 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
         Overrides ``solver.decompose``.
     workers : int, optional
         Overrides ``solver.workers``.
+    engine : {"local", "spark"}, optional
+        Overrides ``solver.engine`` (:mod:`optimizer.engines`).
     frontier : str or Path, optional
         A ``frontier.csv`` written by ``echelon frontier``, shown in ``report.html``.
     progress : Progress, optional
@@ -410,9 +415,12 @@ def run(config_path, out=None, *, seed: int | None = None, decompose: str | None
     config = load_config(config_path)
     if workers is not None and workers < 1:
         raise InputError("command line", "--workers", f"received {workers}", "give 1 or more processes")
-    overrides = {k: v for k, v in (("decompose", decompose), ("workers", workers)) if v is not None}
+    overrides = {k: v for k, v in (("decompose", decompose), ("workers", workers), ("engine", engine))
+                 if v is not None}
     if overrides:
         config = config.model_copy(update={"solver": config.solver.model_copy(update=overrides)})
+    where = ("command line", "--engine") if engine else (config_path, "solver.engine")
+    make_engine(config.solver, *where)  # exit 2 before anything runs if pyspark is asked for and missing
     seed = config.scenarios.seed if seed is None else int(seed)
     inputs = prepare(config, config_path)
     on_hand, pipeline, state_files = initial_state(config, config_path, inputs)
