@@ -55,27 +55,28 @@ from optimizer.plan import PlanFigures, plan_figures
 from optimizer.solver import _highs, compile_pyomo, cost_scale, load_arrays
 from optimizer.subtrees import root_subtrees, subtree_columns, subtree_problem
 
-__all__ = ["ItemSolver", "Proposal", "item_problem"]
+__all__ = ["ItemSolver", "Proposal", "item_problem", "select_items"]
+
+
+def select_items(problem: Problem, index) -> Problem:
+    """``problem`` with only the items ``index`` (a slice or integer array), its rows kept."""
+    return dataclasses.replace(
+        problem,
+        items=tuple(np.asarray(problem.items, dtype=object)[index]),
+        demand=problem.demand[:, index],
+        unit_cost=problem.unit_cost[index],
+        holding_cost=problem.holding_cost[index],
+        shortage_cost=problem.shortage_cost[index],
+        on_hand=problem.on_hand[index],
+        pipeline=problem.pipeline[index],
+        fixed_order=None if problem.fixed_order is None else problem.fixed_order[index],
+        fixed_target=None if problem.fixed_target is None else problem.fixed_target[index],
+    )
 
 
 def item_problem(problem: Problem, i: int) -> Problem:
     """Item ``i`` of ``problem`` alone, without the rows that link items (its capacities kept)."""
-    one = slice(i, i + 1)
-    return dataclasses.replace(
-        problem,
-        items=problem.items[one],
-        demand=problem.demand[:, one],
-        unit_cost=problem.unit_cost[one],
-        holding_cost=problem.holding_cost[one],
-        shortage_cost=problem.shortage_cost[one],
-        on_hand=problem.on_hand[one],
-        pipeline=problem.pipeline[one],
-        fixed_order=None if problem.fixed_order is None else problem.fixed_order[one],
-        fixed_target=None if problem.fixed_target is None else problem.fixed_target[one],
-        budget=None,
-        fill_rate=None,
-        open_to_buy=None,
-    )
+    return dataclasses.replace(select_items(problem, slice(i, i + 1)), budget=None, fill_rate=None, open_to_buy=None)
 
 
 @dataclasses.dataclass

@@ -28,8 +28,8 @@ NETWORK = {
 
 
 def _config(**overrides):
-    return two_echelon(items=ITEMS, initial_state=STATE, network=NETWORK, scenarios={"count": 20, "seed": 3},
-                       **overrides)
+    return two_echelon(**{"items": ITEMS, "initial_state": STATE, "network": NETWORK,
+                          "scenarios": {"count": 20, "seed": 3}, **overrides})
 
 
 def _problem_of(write_config, **overrides):
@@ -77,3 +77,26 @@ def test_decomposed_plan_over_three_roots_matches_the_whole_model(write_config):
     assert kpis["on"]["expected_cost"] == pytest.approx(kpis["off"]["expected_cost"], rel=1e-6)
     assert kpis["off"]["capital"]["shadow_price"] > 0  # the budget binds
     assert kpis["on"]["capital"]["shadow_price"] == pytest.approx(kpis["off"]["capital"]["shadow_price"], rel=1e-4)
+
+
+def test_sample_prices_start_and_the_gap_stop_keep_the_whole_model_optimum(write_config):
+    # Seven items: the rounds start at the prices of a two-item sample (budget scaled by its
+    # demand at cost) and stop on the Lagrangian gap; the optimum is the whole model's either way.
+    from optimizer.decompose import solve_decomposed
+    from optimizer.solver import solve_pyomo
+    from optimizer.model import build_model
+
+    items = [{"id": f"i{k}", "unit_cost": 1.0 + k, "holding_cost": 0.05 + 0.02 * k, "shortage_cost": 0.5 + 0.3 * k}
+             for k in range(7)]
+    problem = _problem_of(write_config, items=items)
+    problem.budget, problem.fill_rate = 2800.0, 0.85
+    built = build_model(problem)
+    whole = solve_pyomo(built.lp.to_pyomo(), built.lp.n_rows)
+    started = solve_decomposed(problem, sample=2)
+    cold = solve_decomposed(problem, sample=0)
+    assert started.figures.capital_dual < 0  # the budget binds
+    for sol in (started, cold):
+        assert sol.status.value == "optimal"
+        assert sol.objective == pytest.approx(whole.objective, rel=1e-6)
+    rounds = [int(sol.message.split()[0]) for sol in (started, cold)]
+    assert rounds[0] < rounds[1]
