@@ -25,7 +25,10 @@ one Pyomo model compiled into HiGHS, with each item's data swapped in
 (:mod:`optimizer.item_models`); each re-solve starts from the item's last
 basis. A round prices every item at the same prices, in parallel worker
 processes (:mod:`optimizer.workers`); with two linking rows the rounds number
-a few dozen. Each proposal keeps only the plan's figures, linear in its
+a few dozen. They stop once the Lagrangian bound proves the master within a
+relative ``gap`` of the optimum, and a large catalogue's first round is priced
+at the prices of a sample of its items rather than at zero. Each item model
+is itself solved as one model per root subtree (:mod:`optimizer.subtrees`). Each proposal keeps only the plan's figures, linear in its
 solution (:class:`~optimizer.plan.PlanFigures`), so the plan is the
 :math:`\theta`-mix of figures and the whole model is never built.
 
