@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.run import synthetic_problem  # noqa: E402
+from benchmarks.run import network_arguments, synthetic_problem  # noqa: E402
 from optimizer.item_models import ItemSolver, item_problem  # noqa: E402
 
 
@@ -44,11 +44,7 @@ def one(items, dcs, stores_per_dc, periods, scenarios, split: bool) -> None:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--items", type=int, default=8)
-    p.add_argument("--dcs", type=int, default=3)
-    p.add_argument("--stores-per-dc", type=int, default=10)
-    p.add_argument("--periods", type=int, default=8)
-    p.add_argument("--scenarios", type=int, default=100)
+    network_arguments(p, items=8)
     p.add_argument("--only", choices=("split", "whole"), default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     sizes = (a.items, a.dcs, a.stores_per_dc, a.periods, a.scenarios)
