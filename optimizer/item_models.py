@@ -172,6 +172,10 @@ class _Part:
             h.setOptionValue("time_limit", h.getRunTime() + float(t.time_limit))
         h.run()
         status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kSolveError and start is not None:  # a warm start that failed:
+            h.clearSolver()  # once more from HiGHS's own start
+            h.run()
+            status = h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
             return h.modelStatusToString(status)
         self.basis = h.getBasis()
