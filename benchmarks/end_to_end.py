@@ -31,7 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.run import report  # noqa: E402
+from benchmarks.run import network_arguments, report  # noqa: E402
 from optimizer.run import run  # noqa: E402
 
 
@@ -83,11 +83,7 @@ def write_config(folder: Path, stores, dcs, periods, scenarios, train_periods, i
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--items", type=int, default=100)
-    p.add_argument("--dcs", type=int, default=3)
-    p.add_argument("--stores-per-dc", type=int, default=10)
-    p.add_argument("--periods", type=int, default=8)
-    p.add_argument("--scenarios", type=int, default=100)
+    network_arguments(p, items=100)
     p.add_argument("--days", type=int, default=84, help="days of synthetic history")
     p.add_argument("--train-periods", type=int, default=28, help="days of each series NGBoost trains on")
     p.add_argument("--iterations", type=int, default=50, help="NGBoost boosting iterations")

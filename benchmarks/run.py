@@ -90,13 +90,16 @@ def synthetic_problem(items, dcs, stores_per_dc, periods, scenarios, seed=0, bud
     return problem, scen_s
 
 
+def network_arguments(p: argparse.ArgumentParser, items: int) -> None:
+    """The synthetic network's sizes: --items, --dcs, --stores-per-dc, --periods, --scenarios."""
+    for name, default in (("--items", items), ("--dcs", 3), ("--stores-per-dc", 10), ("--periods", 8),
+                          ("--scenarios", 100)):
+        p.add_argument(name, type=int, default=default)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--items", type=int, default=20)
-    p.add_argument("--dcs", type=int, default=3)
-    p.add_argument("--stores-per-dc", type=int, default=10)
-    p.add_argument("--periods", type=int, default=8)
-    p.add_argument("--scenarios", type=int, default=100)
+    network_arguments(p, items=20)
     p.add_argument("--decompose", choices=("off", "on", "both"), default="both")
     p.add_argument("--workers", type=int, default=2, help="processes for the decomposed solve")
     p.add_argument("--seed", type=int, default=0)

@@ -25,7 +25,10 @@ one Pyomo model compiled into HiGHS, with each item's data swapped in
 (:mod:`optimizer.item_models`); each re-solve starts from the item's last
 basis. A round prices every item at the same prices, in parallel worker
 processes (:mod:`optimizer.workers`); with two linking rows the rounds number
-a few dozen. Each proposal keeps only the plan's figures, linear in its
+a few dozen. They stop once the Lagrangian bound proves the master within a
+relative ``gap`` of the optimum, and a large catalogue's first round is priced
+at the prices of a sample of its items rather than at zero. Each item model
+is itself solved as one model per root subtree (:mod:`optimizer.subtrees`). Each proposal keeps only the plan's figures, linear in its
 solution (:class:`~optimizer.plan.PlanFigures`), so the plan is the
 :math:`\theta`-mix of figures and the whole model is never built.
 
@@ -56,7 +59,7 @@ import time
 import numpy as np
 from scipy import sparse
 
-from optimizer.item_models import item_problem
+from optimizer.item_models import item_problem, select_items
 from optimizer.model import Built, Problem, build_model
 from optimizer.plan import PlanFigures, plan_figures
 from optimizer.solver import Solution, SolveStatus, solve_arrays
@@ -65,6 +68,7 @@ from optimizer.workers import ItemPool
 __all__ = ["solve_decomposed", "close_pool"]
 
 _BIG = 1e7  # cost of violating a linking row in the master (phase-one slack)
+_SAMPLE = 20  # items whose decomposition gives the first prices of a larger catalogue
 
 
 def _has_linking_rows(problem: Problem) -> bool:
@@ -134,7 +138,8 @@ def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0)):
 
 def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol: float = 1e-6, max_rounds: int = 500,
                      objective: str = "cost", workers: int = 1, solution: bool = False,
-                     pool: dict | None = None, engine=None) -> Solution:
+                     pool: dict | None = None, engine=None, gap: float = 1e-6,
+                     sample: int = _SAMPLE) -> Solution:
     """Solve ``problem`` by pricing its linking rows (see module docstring).
 
     ``objective`` is what is minimised: ``"cost"`` (the plan), or for the
@@ -143,6 +148,12 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     ``workers`` processes solve the item models (the plan does not depend
     on it). ``engine`` (:mod:`optimizer.engines`), when given, makes the
     item pool instead (Spark: ``workers`` item groups); None: local processes.
+
+    The rounds stop once the Lagrangian bound proves the master's objective
+    within ``gap`` (relative) of the optimum (see :func:`_column_generation`).
+    A catalogue of more than twice ``sample`` items is first priced at the
+    prices of a sample of ``sample`` of its items (:func:`_sample_prices`)
+    instead of at zero prices (``sample=0``: never).
 
     ``time_limit`` (seconds) bounds each item solve and, checked after each
     round, the rounds in all (building excluded): past it the current
@@ -194,8 +205,12 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
             pool.update(whole=whole, item_cols=item_cols, blocks=blocks, link_rhs=link_rhs, items=items,
                         columns=columns)
     try:
+        start = (0.0, 0.0)
+        if not columns and sample and I > 2 * sample and not len(link_rhs) and objective == "cost":
+            start = _sample_prices(problem, sample, threads=threads, time_limit=time_limit, tol=tol,
+                                   max_rounds=max_rounds, workers=workers, gap=gap, engine=engine)
         t1 = time.perf_counter()
-        found = _column_generation(items, problem, link_rhs, tol, max_rounds, time_limit, columns)
+        found = _column_generation(items, problem, link_rhs, tol, max_rounds, time_limit, columns, gap, start)
     finally:
         if pool is None:
             items.close()
@@ -229,17 +244,21 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     return sol
 
 
-def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, columns):
-    """Rounds of pricing and master solves, or a failed Solution: (columns, rounds, last master,
-    whether the budget and service rows are in the master, proposals still added, out of time).
+def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, columns, gap=0.0, start=(0.0, 0.0)):
+    r"""Rounds of pricing and master solves, or a failed Solution: (columns, rounds, last master,
+    whether the budget and service rows are in the master, not yet converged, out of time).
 
     ``columns`` (item, Proposal) are the proposals so far, extended in place; when empty,
-    every item is first priced at zero prices. Stops early (not proven optimal) after
-    ``max_rounds`` or once ``time_limit`` has passed.
+    every item is first priced at the prices ``start`` (lam, mu). Converged when no
+    proposal has a negative reduced cost, or when the master's objective :math:`z`
+    (its linking rows met) is within ``gap`` of the Lagrangian bound at the round's
+    prices, :math:`z + \sum_i \min(0, \bar c_i) \le z^* \le z` with :math:`\bar c_i`
+    item i's least reduced cost (every item priced at the same prices). Stops early
+    (not proven optimal) after ``max_rounds`` or once ``time_limit`` has passed.
     """
     t1 = time.perf_counter()
     nu = np.zeros(len(link_rhs))
-    for i, p in enumerate(pool.price(0.0, 0.0, nu) if not columns else ()):
+    for i, p in enumerate(pool.price(*start, nu) if not columns else ()):
         if isinstance(p, str):
             return _failed(problem.items[i], "has no plan", p, SolveStatus.INFEASIBLE)
         columns.append((i, p))
@@ -254,18 +273,34 @@ def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, col
         master = _master(columns, budget_rhs, short_rhs, len(problem.items), link_rhs)
         if master is None:
             return Solution(SolveStatus.ERROR, message="master problem failed")
-        _, lam, mu, sigma, nu, _ = master
-        added = 0
+        theta, lam, mu, sigma, nu, slack = master
+        z = float(sum(th * p.cost for (_, p), th in zip(columns, theta)))
+        added, bound = 0, z
         for i, p in enumerate(pool.price(lam, mu, nu)):
             if isinstance(p, str):
                 return _failed(problem.items[i], "failed to re-solve", p, SolveStatus.ERROR)
             reduced = p.cost - lam * p.capital - mu * p.short - nu @ p.activity - sigma[i]
+            bound += min(0.0, reduced)
             if reduced < -tol * max(1.0, abs(sigma[i])):
                 columns.append((i, p))
                 added += 1
+        open_ = bool(added) and not (slack <= 1e-6 and z - bound <= gap * max(1.0, abs(z)))
         out_of_time = time_limit is not None and time.perf_counter() - t1 > time_limit  # solving, not building
-        if not added or rounds >= max_rounds or out_of_time:
-            return columns, rounds, master, budget_rhs is not None, short_rhs is not None, bool(added), out_of_time
+        if not open_ or rounds >= max_rounds or out_of_time:
+            return columns, rounds, master, budget_rhs is not None, short_rhs is not None, open_, out_of_time
+
+
+def _sample_prices(problem: Problem, size: int, **options) -> tuple[float, float]:
+    """Prices (lam, mu) of the budget and network fill-rate rows for ``size`` items spread
+    evenly over the catalogue, with the budget scaled by their share of the expected
+    demand at cost (zero prices if that sample has no plan)."""
+    pick = np.unique(np.linspace(0, len(problem.items) - 1, size).round().astype(int))
+    value = np.einsum("sijt,s,i->i", problem.demand, problem.probability, problem.unit_cost)
+    budget = None if problem.budget is None else problem.budget * value[pick].sum() / max(value.sum(), 1e-300)
+    sol = solve_decomposed(dataclasses.replace(select_items(problem, pick), budget=budget), sample=0, **options)
+    if sol.status != SolveStatus.OPTIMAL:
+        return 0.0, 0.0
+    return sol.figures.capital_dual or 0.0, sol.figures.service_dual or 0.0
 
 
 def _failed(item, what: str, status: str, otherwise: SolveStatus) -> Solution:

@@ -26,6 +26,12 @@ so any split of items over workers gives the same plans. Each item's costs
 are scaled by a power of two (:func:`~optimizer.solver.cost_scale`), as in
 the whole model's solve.
 
+An item whose network has several roots (stock points a supplier feeds) is
+solved as one model per root subtree (:mod:`optimizer.subtrees`): its
+*parts*, each a shape of its own, their solutions scattered into the item's
+columns; the same optimum from models a third of the size, one template per
+subtree shape instead of one per item shape.
+
 Where other rows link items (capacities, peak or per-scenario capital,
 open-to-buy, a value-weighted fill rate), an item is given its part
 :math:`A_i` of them, over its own columns: its costs are then priced by
@@ -47,28 +53,30 @@ from optimizer.lp import column_vector
 from optimizer.model import Built, Problem, build_model
 from optimizer.plan import PlanFigures, plan_figures
 from optimizer.solver import compile_pyomo, cost_scale, load_arrays, new_highs
+from optimizer.subtrees import root_subtrees, subtree_columns, subtree_problem
 
-__all__ = ["ItemSolver", "Proposal", "item_problem"]
+__all__ = ["ItemSolver", "Proposal", "item_problem", "select_items"]
+
+
+def select_items(problem: Problem, index) -> Problem:
+    """``problem`` with only the items ``index`` (a slice or integer array), its rows kept."""
+    return dataclasses.replace(
+        problem,
+        items=tuple(np.asarray(problem.items, dtype=object)[index]),
+        demand=np.ascontiguousarray(problem.demand[:, index]),  # as a worker receives it: same sums, same bits
+        unit_cost=problem.unit_cost[index],
+        holding_cost=problem.holding_cost[index],
+        shortage_cost=problem.shortage_cost[index],
+        on_hand=problem.on_hand[index],
+        pipeline=problem.pipeline[index],
+        fixed_order=None if problem.fixed_order is None else problem.fixed_order[index],
+        fixed_target=None if problem.fixed_target is None else problem.fixed_target[index],
+    )
 
 
 def item_problem(problem: Problem, i: int) -> Problem:
     """Item ``i`` of ``problem`` alone, without the rows that link items (its capacities kept)."""
-    one = slice(i, i + 1)
-    return dataclasses.replace(
-        problem,
-        items=problem.items[one],
-        demand=np.ascontiguousarray(problem.demand[:, one]),  # as a worker receives it: same sums, same bits
-        unit_cost=problem.unit_cost[one],
-        holding_cost=problem.holding_cost[one],
-        shortage_cost=problem.shortage_cost[one],
-        on_hand=problem.on_hand[one],
-        pipeline=problem.pipeline[one],
-        fixed_order=None if problem.fixed_order is None else problem.fixed_order[one],
-        fixed_target=None if problem.fixed_target is None else problem.fixed_target[one],
-        budget=None,
-        fill_rate=None,
-        open_to_buy=None,
-    )
+    return dataclasses.replace(select_items(problem, slice(i, i + 1)), budget=None, fill_rate=None, open_to_buy=None)
 
 
 @dataclasses.dataclass
@@ -105,12 +113,6 @@ class ShapeTemplate:
         lo, hi = built.lp.row_bounds()
         if not (np.array_equal(lo[self.rows], compiled.row_lb) and np.array_equal(hi[self.rows], compiled.row_ub)):
             raise RuntimeError("Pyomo's standard form changed the rows' orientation; item data cannot be swapped in")
-        self.n_cols = built.lp.n_cols
-        self.block_cols = built.cols
-        k = built.constants
-        # What plan_figures reads that is the same for every item of the shape.
-        self.order_terms = {name: k[name][:, :, :1, :1] for name in ("order_cols", "order_coef")}
-        self.service_mask = k["service_mask"]
         self.highs = new_highs(None, threads)
         self.time_limit = time_limit
         load_arrays(self.highs, np.zeros(len(self.cols)), compiled.a_csc, compiled.col_lb, compiled.col_ub,
@@ -126,10 +128,11 @@ class ShapeTemplate:
         return first if np.array_equal(first, v) else v
 
 
-class _Item:
-    """One item's data in its template's compiled order, and its last basis."""
+class _Part:
+    """One model's data (an item's, or one of its subtrees') in its template's compiled order,
+    and its last basis."""
 
-    def __init__(self, built: Built, template: ShapeTemplate, objective: str, link=None, keep_x: bool = False):
+    def __init__(self, built: Built, template: ShapeTemplate, objective: str):
         lp, k, cols = built.lp, built.constants, template.cols
         cost, const = lp.objective_vector(), lp.objective_constant
         capital = column_vector(lp.n_cols, k["cap_terms"])
@@ -142,8 +145,6 @@ class _Item:
             cost, const = short, 0.0
         self.cost, self.const = cost[cols], const
         self.scale = cost_scale(cost)
-        self.link = link  # its part of the linking rows (CSR over its programme's columns), or None
-        self.keep_x = keep_x or link is not None  # proposals carry their solution
         col_lb, col_ub = lp.column_bounds()  # HiGHS's infinity is IEEE infinity
         row_lb, row_ub = lp.row_bounds()
         # Vectors equal for every item of the shape are kept once.
@@ -154,28 +155,16 @@ class _Item:
                                     for name, v in (("row_lb", row_lb), ("row_ub", row_ub)))
         self.template = template
         self.basis = None
-        # What plan_figures needs: the item's problem, the shape's columns, tonight's order constant.
-        self.context = Built(lp=None, problem=built.problem, cols=template.block_cols, rows={}, constants={
-            "service_mask": template.service_mask,
-            "order_const": k["order_const"][:, :, :1, :1].copy(),
-            "capital": self.capital_const,
-            "cap_terms": [],
-            "service_demand": float(np.einsum("sijt,s,jt->", built.problem.demand, built.problem.probability,
-                                              template.service_mask)),
-            **template.order_terms,
-        })
 
-    def solve(self, lam: float, mu: float, nu=None) -> Proposal | str:
-        """Solve at prices (lam, mu, nu) from the item's last basis; HiGHS's model status if not optimal."""
+    def run(self, priced: np.ndarray) -> np.ndarray | str:
+        """Solve with costs ``priced`` (compiled order) from the last basis (or the template's
+        start): the solution in compiled order, or HiGHS's model status if not optimal."""
         t = self.template
         h = t.highs
-        priced = self.cost - lam * self.capital - mu * self.short
-        if self.link is not None:
-            priced = priced - (self.link.T @ nu)[t.cols]
         h.changeColsCost(len(t.col_index), t.col_index, priced * self.scale)
         h.changeColsBounds(len(t.col_index), t.col_index, self.col_lb, self.col_ub)
         h.changeRowsBounds(len(t.row_index), t.row_index, self.row_lb, self.row_ub)
-        h.clearSolver()  # nothing of the items solved before in this instance
+        h.clearSolver()  # nothing of the models solved before in this instance
         start = self.basis if self.basis is not None else t.start_basis
         if start is not None:
             h.setBasis(start)
@@ -183,19 +172,59 @@ class _Item:
             h.setOptionValue("time_limit", h.getRunTime() + float(t.time_limit))
         h.run()
         status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kSolveError and start is not None:  # a warm start that failed:
+            h.clearSolver()  # once more from HiGHS's own start
+            h.run()
+            status = h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
             return h.modelStatusToString(status)
         self.basis = h.getBasis()
-        xc = np.asarray(h.getSolution().col_value, float)
-        x = np.zeros(t.n_cols)
-        x[t.cols] = xc
+        return np.asarray(h.getSolution().col_value, float)
+
+
+class _Item:
+    """One item: its parts (its whole model, or one per root subtree), each with the item
+    columns its compiled columns fill, and what its figures are read with."""
+
+    def __init__(self, built: Built, shape: dict, parts, link=None, keep_x: bool = False):
+        self.parts = parts  # [(_Part, item column of each compiled column)]
+        self.n_cols = built.lp.n_cols
+        self.const = sum(part.const for part, _ in parts)
+        self.capital_const = sum(part.capital_const for part, _ in parts)
+        self.link = link  # its part of the linking rows (CSR over its programme's columns), or None
+        self.keep_x = keep_x or link is not None  # proposals carry their solution
+        k = built.constants
+        # What plan_figures needs: the item's problem, the shape's columns, tonight's order constant.
+        self.context = Built(lp=None, problem=built.problem, cols=shape["cols"], rows={}, constants={
+            "order_const": k["order_const"][:, :, :1, :1].copy(),
+            "capital": self.capital_const,
+            "cap_terms": [],
+            "service_demand": k["service_demand"],
+            **shape["constants"],
+        })
+
+    def solve(self, lam: float, mu: float, nu=None) -> Proposal | str:
+        """Solve at prices (lam, mu, nu), part by part; HiGHS's model status if a part is not optimal."""
+        link_price = None if self.link is None else self.link.T @ nu
+        x = np.zeros(self.n_cols)
+        cost, capital, short = self.const, self.capital_const, 0.0
+        for part, where in self.parts:
+            priced = part.cost - lam * part.capital - mu * part.short
+            if link_price is not None:
+                priced = priced - link_price[where]
+            xc = part.run(priced)
+            if isinstance(xc, str):
+                return xc
+            x[where] = xc
+            # Sums, not BLAS dot products: OpenBLAS splits long dots by thread count, and Spark's
+            # Python workers run one thread, so `@` would give other bits than the local engine.
+            cost += float(np.sum(part.cost * xc))
+            capital += float(np.sum(part.capital * xc))
+            short += float(np.sum(part.short * xc))
         figures = plan_figures(self.context, x)
-        # Sums, not BLAS dot products: OpenBLAS splits long dots by thread count, and Spark's
-        # Python workers run one thread, so `@` would give other bits than the local engine.
-        capital = float(np.sum(self.capital * xc)) + self.capital_const
         figures.capital_used = capital
-        return Proposal(float(np.sum(self.cost * xc)) + self.const, capital, float(np.sum(self.short * xc)), figures,
-                        activity=np.empty(0) if self.link is None else self.link @ x, x=x if self.keep_x else None)
+        return Proposal(cost, capital, short, figures, activity=np.empty(0) if self.link is None else self.link @ x,
+                        x=x if self.keep_x else None)
 
 
 class ItemSolver:
@@ -217,31 +246,54 @@ class ItemSolver:
     objective : {"cost", "capital", "short"}
         What each item minimises before pricing: its cost (the plan), or for
         the infeasibility diagnosis its expected capital or weighted units short.
+    split : bool, default=True
+        Solve each item as one model per root subtree
+        (:mod:`optimizer.subtrees`) instead of its whole model; the same optimum.
     """
 
     def __init__(self, problems, *, links=None, keep_x: bool = False, reference=None, threads: int = 1,
-                 time_limit=None, objective: str = "cost"):
+                 time_limit=None, objective: str = "cost", split: bool = True):
         self.templates: dict[str, ShapeTemplate] = {}
+        shapes: dict[str, dict] = {}  # per item shape: its columns and the figures' constant terms
         self.template_s = 0.0
         self.size = (0, 0)  # columns and rows of its item models together
 
-        def item(p, link=None, count=True):
-            built = build_model(p)
+        def part(built):
             key = shape_key(built)
             if key not in self.templates:
                 self.templates[key] = ShapeTemplate(built, threads, time_limit)
                 self.template_s += self.templates[key].build_s
+            return _Part(built, self.templates[key], objective)
+
+        def item(p, link=None, count=True):
+            built = build_model(p)
             if count:
                 self.size = (self.size[0] + built.lp.n_cols, self.size[1] + built.lp.n_rows)
-            return _Item(built, self.templates[key], objective, link, keep_x)
+            k = built.constants
+            shape = shapes.setdefault(shape_key(built), {"cols": built.cols, "constants": {
+                "service_mask": k["service_mask"],
+                **{name: k[name][:, :, :1, :1].copy() for name in ("order_cols", "order_coef")}}})
+            roots = root_subtrees(p.network) if split else []
+            if len(roots) < 2:
+                whole = part(built)
+                return _Item(built, shape, [(whole, whole.template.cols)], link, keep_x)
+            parts = []
+            for r, nodes in enumerate(roots):
+                sub = build_model(subtree_problem(p, nodes))
+                one = part(sub)
+                if r not in shape:  # the item columns of subtree r's compiled columns, kept once per shape
+                    shape[r] = subtree_columns(built, sub, nodes)[one.template.cols]
+                parts.append((one, shape[r]))
+            return _Item(built, shape, parts, link, keep_x)
 
         self._reference = None if reference is None else item(reference, count=False)
         self.items = [item(p, None if links is None else links[k]) for k, p in enumerate(problems)]
 
     def price(self, lam: float, mu: float, nu=None) -> list[Proposal | str]:
         """Every item's proposal at prices (lam, mu, nu), in item order (HiGHS's status where not optimal)."""
-        if self._reference is not None:  # first call: the start basis of the reference's shape
-            if isinstance(self._reference.solve(0.0, 0.0), Proposal):
-                self._reference.template.start_basis = self._reference.basis
+        if self._reference is not None:  # first call: the start basis of each shape the reference has
+            for part, _ in self._reference.parts:
+                if isinstance(part.run(part.cost), np.ndarray) and part.template.start_basis is None:
+                    part.template.start_basis = part.basis
             self._reference = None
         return [item.solve(lam, mu, nu) for item in self.items]

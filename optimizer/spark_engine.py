@@ -109,10 +109,11 @@ def _serve_group(data, payload: bytes) -> bytes:
     _CACHE.move_to_end((token, group))
     if prices is None:
         return pickle.dumps((solver.template_s, solver.size))
-    for item, code in zip(solver.items, bases):
-        item.basis = _decode(code)
+    for item, codes in zip(solver.items, bases):  # an item's bases: one per part (its subtrees)
+        for (part, _), code in zip(item.parts, codes or [None] * len(item.parts)):
+            part.basis = _decode(code)
     proposals = solver.price(*prices)
-    return pickle.dumps((proposals, [_encode(item.basis) for item in solver.items]),
+    return pickle.dumps((proposals, [[_encode(part.basis) for part, _ in item.parts] for item in solver.items]),
                         protocol=pickle.HIGHEST_PROTOCOL)
 
 
