@@ -161,10 +161,18 @@ class GroupedForecaster:
         return self
 
     def params_for(self, group, groups) -> dict:
-        """The :class:`~forecasts.NGBoostForecaster` parameters of ``group`` (one of ``groups``)."""
+        """The :class:`~forecasts.NGBoostForecaster` parameters of ``group`` (one of ``groups``).
+
+        A family map may name groups this history lacks (the config's map is checked against the
+        whole history, and a subset of it, a few items say, is fitted with the same map).
+        """
         if "family" not in self.params:
             return dict(self.params)
-        return dict(self.params, family=family_per_group(self.params["family"], groups)[group])
+        family = self.params["family"]
+        if isinstance(family, dict):
+            present = {str(g) for g in groups} | {"default"}
+            family = {k: v for k, v in family.items() if k in present}
+        return dict(self.params, family=family_per_group(family, groups)[group])
 
     def predict(self) -> DistributionTable:
         """Every group's table joined into one (sorted by item, location, period)."""

@@ -86,7 +86,6 @@ def forecast_command(config_path, out, *, seed=None, log=print) -> dict:
 def backtest_command(config_path, out, *, seed=None, origins: int = 4, families=None,
                      samples: int = 1000, log=print) -> dict:
     """Rolling-origin backtest: ``forecast_metrics.json``, ``copula.json`` and plots in ``out``."""
-    from forecasts.baselines import MovingAverageForecaster, SeasonalNaiveForecaster
     from scenarios.backtest import backtest
 
     config, inputs = load_with_history(config_path)
@@ -118,10 +117,7 @@ def backtest_command(config_path, out, *, seed=None, origins: int = 4, families=
             origins=origin_list,
             horizon=BACKTEST_HORIZON,
             make_ngboost=lambda fam: _WithCalendar(forecaster_for(config, BACKTEST_HORIZON, seed, fam)),
-            baselines={
-                "seasonal_naive": lambda: SeasonalNaiveForecaster(BACKTEST_HORIZON),
-                "ma_negbin": lambda: MovingAverageForecaster(BACKTEST_HORIZON),
-            },
+            baselines=_baselines(log),
             families=families,
             family_by=config.forecast.group_by,
             groups=_store_groups(config),
@@ -141,6 +137,22 @@ def backtest_command(config_path, out, *, seed=None, origins: int = 4, families=
     log(summary(metrics))
     log(f"written to {out} in {metrics['timings_s']['total']:.0f} s")
     return metrics
+
+
+def _baselines(log) -> dict:
+    """The backtest's baselines by name; ``ets`` only when statsmodels is installed (the ``ets`` extra)."""
+    from importlib.util import find_spec
+
+    from forecasts.baselines import MovingAverageForecaster, SeasonalNaiveForecaster
+    from forecasts.ets import ETSForecaster
+
+    models = {"seasonal_naive": lambda: SeasonalNaiveForecaster(BACKTEST_HORIZON),
+              "ma_negbin": lambda: MovingAverageForecaster(BACKTEST_HORIZON),
+              "ets": lambda: ETSForecaster(BACKTEST_HORIZON)}
+    if find_spec("statsmodels") is None:
+        del models["ets"]
+        log("backtest: the ets baseline is skipped: statsmodels is not installed (pip install 'echelon[ets]')")
+    return models
 
 
 def summary(metrics: dict) -> str:
