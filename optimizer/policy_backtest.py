@@ -9,7 +9,7 @@ by all policies) and orders daily up to them. Policies:
 
 * ``echelon_copula``, ``echelon_independent``, ``echelon_point``: the
   stochastic model re-solved at each review at the config's budget and
-  fill-rate target, on Gaussian-copula scenarios (the copula fitted on PITs
+  fill-rate target (soft: the best fill rate the budget buys when out of reach), on Gaussian-copula scenarios (the copula fitted on PITs
   of forecasts made before the start, scored on days before the start), on
   independent scenarios, and on the mean forecast alone;
 * ``base_stock`` and ``s_S`` (:class:`optimizer.policies.NormalSafetyStock`)
@@ -19,7 +19,8 @@ by all policies) and orders daily up to them. Policies:
   (``*_equal_capital``: compare fill rate).
 
 Margins come with 95% bootstrap intervals over items (the tuned levels held
-fixed). Outputs, written atomically: ``backtest.json``, ``replay.csv.gz``
+fixed). With ``--windows N`` each of N consecutive windows is replayed on its
+own and the margins are pooled, with a block bootstrap over items x windows. Outputs, written atomically: ``backtest.json``, ``replay.csv.gz``
 (per policy x item x stock point x period), ``stock_orders.png``,
 ``cost_vs_fill.png``, ``manifest.json``.
 """
