@@ -9,8 +9,9 @@ by all policies) and orders daily up to them. Policies:
 
 * ``echelon_copula``, ``echelon_independent``, ``echelon_point``: the
   stochastic model re-solved at each review at the config's budget and
-  fill-rate target (soft: the best fill rate the budget buys when out of reach), on Gaussian-copula scenarios (the copula fitted on PITs
-  of forecasts made before the start, scored on days before the start), on
+  fill-rate target (soft: the best fill rate the budget buys when out of
+  reach), on Gaussian-copula scenarios (the copula fitted on PITs of
+  forecasts made before the start, scored on days before the start), on
   independent scenarios, and on the mean forecast alone;
 * ``base_stock`` and ``s_S`` (:class:`optimizer.policies.NormalSafetyStock`)
   with :math:`z = \\Phi^{-1}(\\beta)` as a planner would set it, and each
