@@ -152,7 +152,8 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     linking rows, else ``TIME_LIMIT_NO_SOLUTION`` (exit code 4), as is an
     item solve that runs out.
 
-    With ``elastic`` the network fill-rate target is soft: a unit short
+    With ``elastic`` the network fill-rate target in units is soft (a
+    value-weighted one, a linking row, stays hard): a unit short
     beyond it costs :data:`_SOFT` per unit in the master (above any shortage
     cost, so the fill rate comes first and cost second). When the budget
     cannot buy the target, one solve then gives the best fill rate it buys,
