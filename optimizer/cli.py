@@ -183,6 +183,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--periods", type=int, default=None, help="days replayed (default 28; 7 with --fast)")
     b.add_argument("--review", type=int, default=None, help="days between re-forecasts and re-plans (default 7)")
     b.add_argument("--fast", action="store_true", help="a short replay: 3 items, 7 days, 8 scenarios, small forecaster")
+    b.add_argument("--windows", type=int, default=1, help="consecutive windows of --periods days, each replayed on its "
+                   "own; margins pooled with a block bootstrap over items x windows (default 1)")
     _whatif_parsers(sub)
     return p
 
@@ -328,7 +330,7 @@ def main(argv=None) -> int:
             from optimizer.policy_backtest import policy_backtest
 
             policy_backtest(args.config, args.out, start=args.start, periods=args.periods, fast=args.fast,
-                            review=args.review, seed=args.seed)
+                            review=args.review, seed=args.seed, windows=args.windows)
         elif args.command == "compare":
             from optimizer.compare import compare, comparison_table
 

@@ -69,6 +69,7 @@ __all__ = ["solve_decomposed", "close_pool"]
 
 _BIG = 1e7  # cost of violating a linking row in the master (phase-one slack)
 _SAMPLE = 20  # items whose decomposition gives the first prices of a larger catalogue
+_SOFT = 1e4  # cost of a unit short beyond a soft fill-rate target (``elastic``), far above any p_i
 
 
 def _has_linking_rows(problem: Problem) -> bool:
@@ -109,8 +110,10 @@ def _item_link(a_link, whole: Built, item: Built, i: int):
     return (a_link @ p).tocsr()
 
 
-def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0)):
-    """Solve the restricted master: (theta, lam, mu, sigma, nu, slack used), or None if it fails."""
+def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0), service_slack_cost=_BIG):
+    """Solve the restricted master: (theta, lam, mu, sigma, nu, slacks used), or None if it fails.
+
+    The slacks are, in order, the capital, service and linking rows' violations."""
     n = len(columns)
     item = np.array([i for i, _ in columns])
     R = len(link_rhs)
@@ -128,18 +131,18 @@ def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0)):
     lo = np.concatenate([[-np.inf, -np.inf], np.ones(n_items), np.full(R, -np.inf)])
     hi = np.concatenate([[np.inf if budget_rhs is None else budget_rhs, np.inf if short_rhs is None else short_rhs],
                          np.ones(n_items), link_rhs])
-    cost = np.concatenate([[p.cost for _, p in columns], [_BIG, _BIG], np.full(R, _BIG)])
+    cost = np.concatenate([[p.cost for _, p in columns], [_BIG, service_slack_cost], np.full(R, _BIG)])
     sol = solve_arrays(cost, a, np.zeros(n + 2 + R), np.full(n + 2 + R, np.inf), lo, hi)
     if sol.status != SolveStatus.OPTIMAL or sol.row_duals is None:
         return None
     x, duals = sol.x, sol.row_duals
-    return x[:n], duals[0], duals[1], duals[2 : 2 + n_items], duals[2 + n_items :], x[n:].sum()
+    return x[:n], duals[0], duals[1], duals[2 : 2 + n_items], duals[2 + n_items :], x[n:]
 
 
 def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol: float = 1e-6, max_rounds: int = 500,
                      objective: str = "cost", workers: int = 1, solution: bool = False,
                      pool: dict | None = None, engine=None, gap: float = 1e-6,
-                     sample: int = _SAMPLE) -> Solution:
+                     sample: int = _SAMPLE, elastic: bool = False) -> Solution:
     """Solve ``problem`` by pricing its linking rows (see module docstring).
 
     ``objective`` is what is minimised: ``"cost"`` (the plan), or for the
@@ -160,6 +163,15 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     combination is returned with status ``TIME_LIMIT`` if it meets the
     linking rows, else ``TIME_LIMIT_NO_SOLUTION`` (exit code 4), as is an
     item solve that runs out.
+
+    With ``elastic`` the network fill-rate target in units is soft (a
+    value-weighted one, a linking row, stays hard): a unit short
+    beyond it costs :data:`_SOFT` per unit in the master (above any shortage
+    cost, so the fill rate comes first and cost second). When the budget
+    cannot buy the target, one solve then gives the best fill rate it buys,
+    instead of an infeasible solve and a second one without the target; the
+    status is ``OPTIMAL`` and ``figures.service_short`` says what is reached
+    (the service dual is then the penalty, not a price).
 
     ``pool``, a dict owned by the caller, keeps the item models (and their
     workers) and every proposal between calls that differ only in ``budget``
@@ -210,7 +222,8 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
             start = _sample_prices(problem, sample, threads=threads, time_limit=time_limit, tol=tol,
                                    max_rounds=max_rounds, workers=workers, gap=gap, engine=engine)
         t1 = time.perf_counter()
-        found = _column_generation(items, problem, link_rhs, tol, max_rounds, time_limit, columns, gap, start)
+        found = _column_generation(items, problem, link_rhs, tol, max_rounds, time_limit, columns, gap, start,
+                                   _SOFT if elastic else _BIG)
     finally:
         if pool is None:
             items.close()
@@ -218,7 +231,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     if isinstance(found, Solution):
         return found
     columns, rounds, (theta, lam, mu, _, nu, slack), budget_row, service_row, added, out_of_time = found
-    if slack > 1e-6:
+    if np.delete(slack, 1).sum() + (0.0 if elastic else slack[1]) > 1e-6:
         if added and out_of_time:
             return Solution(SolveStatus.TIME_LIMIT_NO_SOLUTION, message=f"time limit after {rounds} rounds")
         return Solution(SolveStatus.INFEASIBLE, message="the budget, service target and limits cannot all be met")
@@ -244,7 +257,8 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     return sol
 
 
-def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, columns, gap=0.0, start=(0.0, 0.0)):
+def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, columns, gap=0.0, start=(0.0, 0.0),
+                       service_slack_cost=_BIG):
     r"""Rounds of pricing and master solves, or a failed Solution: (columns, rounds, last master,
     whether the budget and service rows are in the master, not yet converged, out of time).
 
@@ -270,7 +284,7 @@ def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, col
     rounds = 0
     while True:
         rounds += 1
-        master = _master(columns, budget_rhs, short_rhs, len(problem.items), link_rhs)
+        master = _master(columns, budget_rhs, short_rhs, len(problem.items), link_rhs, service_slack_cost)
         if master is None:
             return Solution(SolveStatus.ERROR, message="master problem failed")
         theta, lam, mu, sigma, nu, slack = master
@@ -284,7 +298,9 @@ def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, col
             if reduced < -tol * max(1.0, abs(sigma[i])):
                 columns.append((i, p))
                 added += 1
-        open_ = bool(added) and not (slack <= 1e-6 and z - bound <= gap * max(1.0, abs(z)))
+        # The rows' slacks, the service row's left out when it is soft (its cost is then part of the objective).
+        hard = np.delete(slack, 1).sum() + (slack[1] if service_slack_cost >= _BIG else 0.0)
+        open_ = bool(added) and not (hard <= 1e-6 and z - bound <= gap * max(1.0, abs(z)))
         out_of_time = time_limit is not None and time.perf_counter() - t1 > time_limit  # solving, not building
         if not open_ or rounds >= max_rounds or out_of_time:
             return columns, rounds, master, budget_rhs is not None, short_rhs is not None, open_, out_of_time

@@ -9,8 +9,9 @@ by all policies) and orders daily up to them. Policies:
 
 * ``echelon_copula``, ``echelon_independent``, ``echelon_point``: the
   stochastic model re-solved at each review at the config's budget and
-  fill-rate target, on Gaussian-copula scenarios (the copula fitted on PITs
-  of forecasts made before the start, scored on days before the start), on
+  fill-rate target (soft: the best fill rate the budget buys when out of
+  reach), on Gaussian-copula scenarios (the copula fitted on PITs of
+  forecasts made before the start, scored on days before the start), on
   independent scenarios, and on the mean forecast alone;
 * ``base_stock`` and ``s_S`` (:class:`optimizer.policies.NormalSafetyStock`)
   with :math:`z = \\Phi^{-1}(\\beta)` as a planner would set it, and each
@@ -19,7 +20,8 @@ by all policies) and orders daily up to them. Policies:
   (``*_equal_capital``: compare fill rate).
 
 Margins come with 95% bootstrap intervals over items (the tuned levels held
-fixed). Outputs, written atomically: ``backtest.json``, ``replay.csv.gz``
+fixed). With ``--windows N`` each of N consecutive windows is replayed on its
+own and the margins are pooled, with a block bootstrap over items x windows. Outputs, written atomically: ``backtest.json``, ``replay.csv.gz``
 (per policy x item x stock point x period), ``stock_orders.png``,
 ``cost_vs_fill.png``, ``manifest.json``.
 """
@@ -235,13 +237,17 @@ def _planners(feed, inputs, demand, kw, opts, z_planner, ref):
 
 def _comparisons(replays, W, draws):
     """Margins of echelon_copula over every other policy (bootstrap over items)."""
-    per = {name: _per_item(r, W) for name, r in replays.items()}
+    return _margins({name: _per_item(r, W) for name, r in replays.items()}, draws,
+                    "95% bootstrap over items, levels held fixed")
 
+
+def _margins(per, draws, ci):
+    """Margins of echelon_copula over every other policy from per-block totals ``per``."""
     def over(name):
         return bootstrap_margins(per[name], per[MAIN], draws)
 
     return {
-        "reference": MAIN, "ci": "95% bootstrap over items, levels held fixed",
+        "reference": MAIN, "ci": ci,
         "equal_fill_rate": {b: over(f"{b}_equal_fill") for b in ("base_stock", "s_S")},
         "equal_capital": {b: over(f"{b}_equal_capital") for b in ("base_stock", "s_S")},
         "planner_z": {b: over(b) for b in ("base_stock", "s_S")},
@@ -255,53 +261,14 @@ def _log_line(name, f, seconds):
             f"capital {f['capital']['average']:10,.2f}  ({seconds:.0f} s)")
 
 
-def policy_backtest(config_path, out=None, *, start=None, periods=None, fast=False, review=None, seed=None,
-                    log=print) -> dict:
-    """Replay echelon and the planners' policies on recorded demand; write the outputs to ``out``.
+def _run_window(config, config_path, full, first, opts, seed, log) -> dict:
+    """Every policy replayed on the window of ``opts["periods"]`` scored days from ``first``.
 
-    Parameters
-    ----------
-    config_path : str or Path
-        A config with ``history:`` (the bundled ``configs/m5.yaml``).
-    out : str or Path, optional
-        Output folder (atomic).
-    start : date-like, optional
-        First scored day; default: ``periods`` days before the end of the history.
-    periods : int, optional
-        Days scored (default 28; 7 with ``fast``), after a 7-day warm-up.
-    fast : bool, default=False
-        The short replay of :data:`FAST`.
-    review : int, optional
-        Days between reviews (default 7).
-    seed : int, optional
-        Overrides ``scenarios.seed`` (forecaster and scenarios).
-
-    Returns
-    -------
-    dict
-        The contents of ``backtest.json``.
+    Returns the window's replays, figures, notes, tuning curves, timings, the
+    items and the settings that vary by window.
     """
-    t_all = time.perf_counter()
-    opts = dict(FAST if fast else DEFAULTS)
-    opts["periods"] = int(periods or opts["periods"])
-    opts["review"] = int(review or opts["review"])
-    if opts["periods"] < 1 or opts["review"] < 1:
-        raise InputError("command line", "--periods" if opts["periods"] < 1 else "--review",
-                         "must be at least 1", "give a positive number of days")
-    config = load_config(config_path)
-    if config.history is None:
-        raise InputError(config_path, "history", "the config gives demand, not a sales history",
-                         "backtest needs history: {path: ...} to replay recorded sales")
-    seed = config.scenarios.seed if seed is None else int(seed)
-    config = _configured(config, opts)
     T, W = opts["periods"], opts["warmup"]
-    try:
-        start = pd.Timestamp(start) if start is not None else None
-    except ValueError:
-        raise InputError("command line", "--start", f"not a date: {start!r}", "give a date as YYYY-MM-DD") from None
-    full = prepare(config.model_copy(update={"history": config.history.model_copy(update={"as_of": None})}),
-                   config_path)
-    first, begin = _window(start, full.history, T, W)
+    first, begin = _window(first, full.history, T, W)
     as_of = begin - pd.Timedelta(days=1)
     at_start = config.model_copy(update={"history": config.history.model_copy(update={"as_of": as_of.date()})})
     inputs = prepare(at_start, config_path, history=full.history)
@@ -357,37 +324,152 @@ def policy_backtest(config_path, out=None, *, start=None, periods=None, fast=Fal
             for g in (replay_figures(replays[name], a, a + opts["review"]) for a in range(W, W + T, opts["review"]))
         ]
         f.update(notes.get(name, {}))
-    comparisons = _comparisons(replays, W, opts["bootstrap"])
+    return {"window": [str(first.date()), str(last_day.date())], "items": items, "inputs": inputs, "begin": begin,
+            "replays": replays, "figures": figures, "curves": more[3], "timings": timings, "fill_rate_target": beta,
+            "forecast_origins": [str(o.date()) for o in feed.origins_fitted],
+            "copula_origins": [str(o.date()) for o in copula_origins]}
+
+
+def _starts(start, history, T: int, windows: int) -> list:
+    """First scored day of each of ``windows`` consecutive windows of ``T`` days: from ``start``,
+    or ending on the history's last day."""
+    last, days = history["date"].max(), pd.Timedelta(days=windows * T - 1)
+    if start is None:
+        start = last - days
+    elif windows > 1 and start + days > last:
+        raise InputError("command line", "--windows", f"{windows} windows of {T} days from {start.date()} run past "
+                         f"the history's last day {last.date()}",
+                         f"start on {(last - days).date()} or earlier, or give fewer windows")
+    return [start + pd.Timedelta(days=k * T) for k in range(windows)]
+
+
+def _pooled(runs, W: int, draws: int) -> tuple[dict, dict]:
+    """Figures per policy pooled over windows, and echelon_copula's margins with a block bootstrap
+    over items x windows (each window's items are blocks of their own).
+
+    Fill rates pool the units; costs and capital are per window (means over
+    the windows), counts (stock-outs, units, order lines) are sums.
+    """
+    n = len(runs)
+    figures, per = {}, {}
+    for name in runs[0]["replays"]:
+        reps = [r["replays"][name] for r in runs]
+        pooled = dataclasses.replace(reps[0], **{
+            f.name: np.concatenate([getattr(r, f.name) for r in reps]) for f in dataclasses.fields(reps[0])
+            if isinstance(getattr(reps[0], f.name), np.ndarray) and f.name != "network" and getattr(
+                reps[0], f.name).ndim >= 2})
+        f = replay_figures(pooled, W)
+        f["total_cost"] /= n
+        f["cost_breakdown"] = {k: v / n for k, v in f["cost_breakdown"].items()}
+        f["capital"] = {"average": float(np.mean([r["figures"][name]["capital"]["average"] for r in runs])),
+                        "peak": float(max(r["figures"][name]["capital"]["peak"] for r in runs))}
+        figures[name] = {"per_window": n, **f}
+        one = [_per_item(r["replays"][name], W) for r in runs]
+        per[name] = {k: np.concatenate([o[k] for o in one]) / (n if k in ("cost", "capital") else 1) for k in one[0]}
+    return figures, _margins(per, draws, f"95% block bootstrap over items x {n} windows, levels held fixed")
+
+
+def policy_backtest(config_path, out=None, *, start=None, periods=None, fast=False, review=None, seed=None,
+                    windows=1, log=print) -> dict:
+    """Replay echelon and the planners' policies on recorded demand; write the outputs to ``out``.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        A config with ``history:`` (the bundled ``configs/m5.yaml``).
+    out : str or Path, optional
+        Output folder (atomic).
+    start : date-like, optional
+        First scored day (of the first window); default: ``windows x periods``
+        days before the end of the history.
+    periods : int, optional
+        Days scored per window (default 28; 7 with ``fast``), after a 7-day warm-up.
+    fast : bool, default=False
+        The short replay of :data:`FAST`.
+    review : int, optional
+        Days between reviews (default 7).
+    seed : int, optional
+        Overrides ``scenarios.seed`` (forecaster and scenarios).
+    windows : int, default=1
+        Consecutive windows of ``periods`` days, each replayed on its own
+        (its own warm-up from the initial-state rule, forecasts fitted on the
+        sales up to each of its reviews, copula fitted before its warm-up,
+        planners tuned to its echelon_copula). With more than one,
+        ``policies`` and ``comparisons`` are pooled over the windows (costs
+        per window, margins with a block bootstrap over items x windows) and
+        ``windows`` holds each window's own.
+
+    Returns
+    -------
+    dict
+        The contents of ``backtest.json``.
+    """
+    t_all = time.perf_counter()
+    opts = dict(FAST if fast else DEFAULTS)
+    opts["periods"] = int(periods or opts["periods"])
+    opts["review"] = int(review or opts["review"])
+    for flag, value in (("--periods", opts["periods"]), ("--review", opts["review"]), ("--windows", windows)):
+        if value < 1:
+            raise InputError("command line", flag, f"must be at least 1, received {value}", "give a positive number")
+    config = load_config(config_path)
+    if config.history is None:
+        raise InputError(config_path, "history", "the config gives demand, not a sales history",
+                         "backtest needs history: {path: ...} to replay recorded sales")
+    seed = config.scenarios.seed if seed is None else int(seed)
+    config = _configured(config, opts)
+    T, W = opts["periods"], opts["warmup"]
+    try:
+        start = pd.Timestamp(start) if start is not None else None
+    except ValueError:
+        raise InputError("command line", "--start", f"not a date: {start!r}", "give a date as YYYY-MM-DD") from None
+    full = prepare(config.model_copy(update={"history": config.history.model_copy(update={"as_of": None})}),
+                   config_path)
+    firsts = _starts(start, full.history, T, windows)
+    for first in firsts:  # every window checked before the first is replayed
+        _window(first, full.history, T, W)
+    runs = [_run_window(config, config_path, full, first, opts, seed, log) for first in firsts]
+    last = runs[-1]
+    if windows == 1:
+        policies, comparisons = last["figures"], _comparisons(last["replays"], W, opts["bootstrap"])
+    else:
+        policies, comparisons = _pooled(runs, W, opts["bootstrap"])
+    timings = {k: float(sum(r["timings"][k] for r in runs)) for k in last["timings"]}
     timings["total"] = time.perf_counter() - t_all
     result = {
-        "window": [str(first.date()), str(last_day.date())],
-        "items": list(items),
+        "window": [runs[0]["window"][0], last["window"][1]],
+        "items": list(last["items"]),
         "settings": {
-            "periods": T, "review_days": opts["review"], "warmup_days": W, "replay_began": str(begin.date()),
-            "forecast_origins": [str(o.date()) for o in feed.origins_fitted],
+            "periods": T, "review_days": opts["review"], "warmup_days": W, "windows": windows,
+            "replay_began": str(runs[0]["begin"].date()),
+            "forecast_origins": [o for r in runs for o in r["forecast_origins"]],
             "scenarios": config.scenarios.count, "scenario_method": config.scenarios.method,
-            "copula_origins": [str(o.date()) for o in copula_origins], "seed": seed,
+            "copula_origins": [o for r in runs for o in r["copula_origins"]], "seed": seed,
             "budget": config.constraints.capital.budget if config.constraints.capital else None,
-            "fill_rate_target": beta, "shortage": config.shortage, "order_cost_per_line": opts["order_cost"],
-            "bootstrap_draws": opts["bootstrap"], "fast": bool(fast),
-            "initial_state": "the config's initial_state rule on the day before the warm-up, the same for every policy",
+            "fill_rate_target": last["fill_rate_target"], "shortage": config.shortage,
+            "order_cost_per_line": opts["order_cost"], "bootstrap_draws": opts["bootstrap"], "fast": bool(fast),
+            "initial_state": "the config's initial_state rule on the day before each warm-up, the same for every policy",
             "demand": "recorded sales (censored by stock-outs: what was sold, not what was asked for)",
         },
-        "policies": figures,
+        "policies": policies,
         "comparisons": comparisons,
         "timings_s": timings,
     }
+    if windows > 1:
+        result["windows"] = [{"window": r["window"], "policies": r["figures"],
+                              "comparisons": _comparisons(r["replays"], W, opts["bootstrap"])} for r in runs]
     if out is not None:
         files = {"backtest.json": to_json(result).encode(),
-                 "replay.csv.gz": gzip.compress(_replay_csv(replays, items, inputs.network, begin, W), mtime=0),
-                 **_plots(replays, figures, more[3], items, begin, W),
+                 "replay.csv.gz": gzip.compress(csv_bytes(pd.concat(
+                     [_replay_frame(r["replays"], r["items"], r["inputs"].network, r["begin"], W) for r in runs]),
+                     None), mtime=0),
+                 **_plots(last["replays"], last["figures"], last["curves"], last["items"], last["begin"], W),
                  "manifest.json": manifest(config_path, config, seed=seed, timings=timings, window=result["window"])}
         write_outputs(out, files)
         log(f"written to {out} in {timings['total']:.0f} s")
     return result
 
 
-def _replay_csv(replays, items, net, begin, warmup) -> bytes:
+def _replay_frame(replays, items, net, begin, warmup) -> pd.DataFrame:
     frames = []
     cols = ("start_on_hand", "arrivals", "orders", "shipped", "sales", "short", "end_on_hand", "in_transit")
     for name, r in replays.items():
@@ -398,7 +480,7 @@ def _replay_csv(replays, items, net, begin, warmup) -> bytes:
             "period": t - warmup, "date": (begin + pd.to_timedelta(t, unit="D")).strftime("%Y-%m-%d"),
             **{c: np.round(getattr(r, c).ravel(), 4) + 0.0 for c in cols},
         }))
-    return csv_bytes(pd.concat(frames), None)
+    return pd.concat(frames)
 
 
 def _plots(replays, figures, curves, items, begin, warmup) -> dict:

@@ -213,3 +213,47 @@ def test_a_config_without_history_is_one_line_exit_2(write_config, tmp_path, cap
     assert capsys.readouterr().err.strip() == (
         f"echelon: error: {config}: history: the config gives demand, not a sales history; "
         "backtest needs history: {path: ...} to replay recorded sales")
+
+
+def _constant_levels_run(history, first, W=2, T=7):
+    """Every policy name replayed with constant base-stock levels (a different level per name)."""
+    from optimizer.policy_backtest import MAIN
+    from optimizer.replay import Levels, replay_figures
+
+    inputs = _inputs(_config())
+    demand = recorded_demand(history, ITEMS, STORES, first, W + T)
+    names = [MAIN, "echelon_independent", "echelon_point"] + [
+        f"{b}{g}" for b in ("base_stock", "s_S") for g in ("", "_equal_fill", "_equal_capital")]
+    replays = {}
+    for k, name in enumerate(names):
+        level = np.array([[40.0, 8.0, 8.0]]) * (0.5 + 0.1 * k)
+        replays[name] = replay(lambda state, level=level: Levels.base_stock(np.repeat(level, 3, axis=0)), demand,
+                               network=inputs.network, on_hand=np.full((3, 3), 5.0), pipeline=np.zeros((3, 3, 3)),
+                               unit_cost=inputs.unit_cost, holding_cost=inputs.holding_cost,
+                               shortage_cost=inputs.shortage_cost, review=7)
+    return {"replays": replays, "figures": {n: replay_figures(r, W) for n, r in replays.items()}}
+
+
+def test_windows_pool_units_average_costs_and_resample_items_by_window(history):
+    from optimizer.policy_backtest import _comparisons, _pooled
+
+    runs = [_constant_levels_run(history, BEGIN), _constant_levels_run(history, BEGIN + pd.Timedelta(days=14))]
+    pooled, margins = _pooled(runs, 2, 200)
+    a, b = (r["figures"]["base_stock"] for r in runs)
+    f = pooled["base_stock"]
+    assert f["fill_rate"] == pytest.approx(1 - (a["units_short"] + b["units_short"]) / (a["demand"] + b["demand"]))
+    assert f["total_cost"] == pytest.approx((a["total_cost"] + b["total_cost"]) / 2)
+    assert f["capital"]["average"] == pytest.approx((a["capital"]["average"] + b["capital"]["average"]) / 2)
+    assert f["stockouts"] == a["stockouts"] + b["stockouts"]
+    one = [_comparisons(r["replays"], 2, 200)["equal_fill_rate"]["base_stock"]["cost_saving"]["value"] for r in runs]
+    assert margins["equal_fill_rate"]["base_stock"]["cost_saving"]["value"] == pytest.approx(np.mean(one))
+    assert margins["ci"] == "95% block bootstrap over items x 2 windows, levels held fixed"
+
+
+def test_windows_past_the_history_is_one_line_exit_2(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["backtest", "configs/m5.yaml", "--out", str(out), "--start", "2016-03-28", "--windows", "2"])
+    assert code == 2 and capsys.readouterr().err.strip() == (
+        "echelon: error: command line: --windows: 2 windows of 28 days from 2016-03-28 run past the history's "
+        "last day 2016-04-24; start on 2016-02-29 or earlier, or give fewer windows")
+    assert not out.exists()
