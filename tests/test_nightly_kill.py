@@ -9,16 +9,15 @@ is a rerun of the last good run's as-of date, so an uncommitted replacement must
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from optimizer.nightly import PAUSE_ENV, nightly, reconcile
 from optimizer.runstore import RunStore
 from tests.m5_small import ROOT, small_config
+from tests.processes import kill_9_when_marked
 
 AS_OF = "2016-04-20"
 
@@ -44,17 +43,7 @@ def _kill_at(config, point):
     env = {**os.environ, PAUSE_ENV: f"{point}:{marker}", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "optimizer.cli", "nightly", str(config), "--as-of", AS_OF],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while not marker.exists():
-            assert proc.poll() is None, f"the job ended (exit {proc.returncode}) before reaching {point}"
-            assert time.monotonic() < deadline, f"the job did not reach {point} in 300 s"
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_9_when_marked(proc, marker, point, timeout=300)
 
 
 @pytest.mark.parametrize("point", ["forecast", "solve", "write"])

@@ -2,11 +2,8 @@
 replacement of a rerun, failures and approvals recorded, parameterised queries, and a writer killed with
 SIGKILL inside its transaction leaving the store exactly as it was."""
 
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
@@ -15,6 +12,7 @@ import sqlalchemy as sa
 from optimizer.errors import InputError
 from optimizer.runstore import SCHEMA, RunStore
 from tests.m5_small import ROOT
+from tests.processes import kill_9_when_marked
 from tests.stores import store_url  # noqa: F401  (fixture)
 
 
@@ -121,16 +119,8 @@ def test_a_writer_killed_inside_its_transaction_leaves_the_store_as_it_was(store
         before = store.dump()
     marker = tmp_path / "inside"
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, store_url, str(marker), str(ROOT)])
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():  # the rerun deleted the date's run and inserted its own, uncommitted
-            assert proc.poll() is None and time.monotonic() < deadline, "the writer did not reach its transaction"
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # The rerun deletes the date's run and inserts its own, uncommitted, then makes the marker.
+    kill_9_when_marked(proc, marker, "its transaction", timeout=60)
     with RunStore(store_url) as store:
         assert store.dump() == before
         rerun = store.record_run(_run("2016-04-23"), _tables(11.0), "csv")  # and the next writer gets through
