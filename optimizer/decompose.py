@@ -231,7 +231,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     if isinstance(found, Solution):
         return found
     columns, rounds, (theta, lam, mu, _, nu, slack), budget_row, service_row, added, out_of_time = found
-    if np.delete(slack, 1).sum() + (0.0 if elastic else slack[1]) > 1e-6:
+    if _violation(slack, soft_service=elastic) > 1e-6:
         if added and out_of_time:
             return Solution(SolveStatus.TIME_LIMIT_NO_SOLUTION, message=f"time limit after {rounds} rounds")
         return Solution(SolveStatus.INFEASIBLE, message="the budget, service target and limits cannot all be met")
@@ -298,12 +298,17 @@ def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, col
             if reduced < -tol * max(1.0, abs(sigma[i])):
                 columns.append((i, p))
                 added += 1
-        # The rows' slacks, the service row's left out when it is soft (its cost is then part of the objective).
-        hard = np.delete(slack, 1).sum() + (slack[1] if service_slack_cost >= _BIG else 0.0)
-        open_ = bool(added) and not (hard <= 1e-6 and z - bound <= gap * max(1.0, abs(z)))
+        violation = _violation(slack, soft_service=service_slack_cost < _BIG)
+        open_ = bool(added) and not (violation <= 1e-6 and z - bound <= gap * max(1.0, abs(z)))
         out_of_time = time_limit is not None and time.perf_counter() - t1 > time_limit  # solving, not building
         if not open_ or rounds >= max_rounds or out_of_time:
             return columns, rounds, master, budget_rhs is not None, short_rhs is not None, open_, out_of_time
+
+
+def _violation(slack: np.ndarray, soft_service: bool) -> float:
+    """How far the master's plan breaks its rows: the slacks of :func:`_master` summed (capital,
+    service, linking rows), the service row's left out when it is soft (its slack is then a cost)."""
+    return float(np.delete(slack, 1).sum() + (0.0 if soft_service else slack[1]))
 
 
 def _sample_prices(problem: Problem, size: int, **options) -> tuple[float, float]:
