@@ -54,12 +54,14 @@ rows of one item the master does not price:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 
 import numpy as np
 from scipy import sparse
 
 from optimizer.item_models import item_problem, select_items
+from optimizer.logs import event
 from optimizer.model import Built, Problem, build_model
 from optimizer.plan import PlanFigures, plan_figures
 from optimizer.solver import Solution, SolveStatus, solve_arrays
@@ -110,10 +112,12 @@ def _item_link(a_link, whole: Built, item: Built, i: int):
     return (a_link @ p).tocsr()
 
 
-def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0), service_slack_cost=_BIG):
+def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0), slack_cost=(_BIG, _BIG)):
     """Solve the restricted master: (theta, lam, mu, sigma, nu, slacks used), or None if it fails.
 
-    The slacks are, in order, the capital, service and linking rows' violations."""
+    The slacks are, in order, the capital, service and linking rows' violations; ``slack_cost``
+    is what a unit of the capital and service rows' slacks costs (the linking rows': :data:`_BIG`),
+    and so bounds their prices: :math:`-\\lambda \\le` ``slack_cost[0]``, :math:`-\\mu \\le` ``slack_cost[1]``."""
     n = len(columns)
     item = np.array([i for i, _ in columns])
     R = len(link_rhs)
@@ -131,7 +135,7 @@ def _master(columns, budget_rhs, short_rhs, n_items, link_rhs=np.empty(0), servi
     lo = np.concatenate([[-np.inf, -np.inf], np.ones(n_items), np.full(R, -np.inf)])
     hi = np.concatenate([[np.inf if budget_rhs is None else budget_rhs, np.inf if short_rhs is None else short_rhs],
                          np.ones(n_items), link_rhs])
-    cost = np.concatenate([[p.cost for _, p in columns], [_BIG, service_slack_cost], np.full(R, _BIG)])
+    cost = np.concatenate([[p.cost for _, p in columns], slack_cost, np.full(R, _BIG)])
     sol = solve_arrays(cost, a, np.zeros(n + 2 + R), np.full(n + 2 + R, np.inf), lo, hi)
     if sol.status != SolveStatus.OPTIMAL or sol.row_duals is None:
         return None
@@ -269,6 +273,17 @@ def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, col
     prices, :math:`z + \sum_i \min(0, \bar c_i) \le z^* \le z` with :math:`\bar c_i`
     item i's least reduced cost (every item priced at the same prices). Stops early
     (not proven optimal) after ``max_rounds`` or once ``time_limit`` has passed.
+
+    The prices are kept in a box (the dual box of stabilised column generation, du Merle et
+    al. 1999, centred at zero): the capital and service rows' slacks cost :math:`M = (M_\lambda, M_\mu)`, so the master's prices
+    stay within :math:`[-M, 0]` instead of jumping to the phase-one price :data:`_BIG` when
+    the first proposals cannot meet a row, which sends every item to an extreme solution
+    its next solve must come back from (the most expensive round of a decomposition,
+    measured in ``benchmarks/README.md``). :math:`M` starts at twice the ``start`` prices
+    (or 1 per unit of capital and four times the highest shortage cost per unit short), and
+    is widened fourfold, up to :data:`_BIG`, whenever no proposal improves while a row's slack
+    is still used: the optimum with the slacks at zero is the whole model's, so the box
+    changes only the path, never the plan's optimality.
     """
     t1 = time.perf_counter()
     nu = np.zeros(len(link_rhs))
@@ -281,10 +296,13 @@ def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, col
     service_demand = sum(p.figures.service_demand for _, p in columns[: len(problem.items)])  # one per item
     short_rhs = (None if problem.fill_rate is None or problem.service_weighting != "units"
                  else (1.0 - problem.fill_rate) * service_demand)
+    soft = service_slack_cost < _BIG
+    box = np.array([2.0 * abs(start[0]) or 1.0,
+                    service_slack_cost if soft else 2.0 * abs(start[1]) or 4.0 * float(np.max(problem.shortage_cost))])
     rounds = 0
     while True:
         rounds += 1
-        master = _master(columns, budget_rhs, short_rhs, len(problem.items), link_rhs, service_slack_cost)
+        master = _master(columns, budget_rhs, short_rhs, len(problem.items), link_rhs, box)
         if master is None:
             return Solution(SolveStatus.ERROR, message="master problem failed")
         theta, lam, mu, sigma, nu, slack = master
@@ -298,8 +316,15 @@ def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, col
             if reduced < -tol * max(1.0, abs(sigma[i])):
                 columns.append((i, p))
                 added += 1
-        violation = _violation(slack, soft_service=service_slack_cost < _BIG)
+        violation = _violation(slack, soft_service=soft)
         open_ = bool(added) and not (violation <= 1e-6 and z - bound <= gap * max(1.0, abs(z)))
+        tight = [k for k in (0, 1) if slack[k] > 1e-6 and box[k] < _BIG and not (k == 1 and soft)]
+        if not open_ and tight:  # the box, not the rows, holds the prices: widen it and go on
+            box[tight] = np.minimum(4.0 * box[tight], _BIG)
+            open_ = True
+        event("decomposition round", level=logging.DEBUG, round=rounds, added=added, objective=z,
+              gap=(z - bound) / max(1.0, abs(z)), violation=violation, capital_price=-lam,
+              seconds=round(time.perf_counter() - t1, 2))
         out_of_time = time_limit is not None and time.perf_counter() - t1 > time_limit  # solving, not building
         if not open_ or rounds >= max_rounds or out_of_time:
             return columns, rounds, master, budget_rhs is not None, short_rhs is not None, open_, out_of_time
