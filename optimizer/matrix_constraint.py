@@ -31,6 +31,7 @@ import weakref
 import numpy as np
 from pyomo.common.gc_manager import PauseGC
 from pyomo.core.base.constraint import ConstraintData, IndexedConstraint
+from pyomo.core.base.set import RangeSet
 from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.core.expr.relational_expr import EqualityExpression, InequalityExpression, RangedExpression
 
@@ -114,7 +115,7 @@ class MatrixConstraint(IndexedConstraint):
                 f"MatrixConstraint needs len(indptr) = rows + 1 and len(indices) = len(data); received "
                 f"{len(indptr)} pointers, {len(lower)} lower and {len(upper)} upper bounds, "
                 f"{len(indices)} indices and {len(data)} values")
-        super().__init__(range(len(lower)), **kwds)
+        super().__init__(RangeSet(0, len(lower) - 1), **kwds)
         self._indptr, self._indices, self._data_values = indptr, indices, data
         self._lower, self._upper = lower, upper
         self._columns = columns
