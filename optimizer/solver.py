@@ -329,6 +329,8 @@ def solve_pyomo(model: pyo.ConcreteModel, n_rows: int, *, time_limit=None, threa
     if sol.x is not None:
         x = np.zeros(len(model._lp_columns))
         x[k.cols[k.cols >= 0]] = sol.x[k.cols >= 0]
+        for j in np.setdiff1d(np.arange(len(x)), k.cols):  # left out by Pyomo's compiler: fixed, or in no row
+            x[j] = model._lp_columns[j].value if model._lp_columns[j].fixed else 0.0
         sol.x = x
     if sol.row_duals is not None:
         duals = np.zeros(n_rows)
