@@ -1,8 +1,10 @@
 """Hand a Pyomo model to HiGHS in memory and bring the solution back.
 
-The hand-over goes through Pyomo's standard-form compiler, which walks the
-model once and returns the constraint matrix as SciPy arrays; those go
-straight into ``highspy`` (no LP file, no persistent interface). Column
+The hand-over (:func:`compile_pyomo`) reads the model's constraint matrix as
+SciPy arrays: from its :class:`~optimizer.matrix_constraint.MatrixConstraint`
+blocks while they are as built, otherwise through Pyomo's standard-form
+compiler, which walks every expression once. The arrays go straight into
+``highspy`` (no LP file, no persistent interface). Column
 values and row duals come back as arrays in the :class:`~optimizer.lp.LinearProgram`'s
 own order, so the model code reads results by block.
 
