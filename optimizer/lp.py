@@ -13,9 +13,10 @@ where every term ``(a_k, cols_k)`` broadcasts to the block's shape and a
 column number of ``-1`` means "no term here" (for example an arrival from an
 order placed before the horizon). :meth:`LinearProgram.to_pyomo` then emits
 one Pyomo ``Var`` per variable block and one ``Constraint`` per constraint
-block, each constraint a ``LinearExpression`` made straight from the sparse
-rows, so the Pyomo model is the model of record while building it stays
-cheap.
+block, each a :class:`~optimizer.matrix_constraint.MatrixConstraint` that
+keeps the block's sparse rows as arrays and makes a row's ``LinearExpression``
+only when asked: the Pyomo model is the model of record, while building it and
+handing it to HiGHS cost little more than the arrays themselves.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression
+
+from optimizer.matrix_constraint import MatrixConstraint
 
 __all__ = ["LinearProgram", "VariableBlock", "ConstraintBlock", "column_vector"]
 
@@ -213,58 +216,52 @@ class LinearProgram:
     def to_pyomo(self) -> pyo.ConcreteModel:
         """Emit the programme as a Pyomo model.
 
-        One ``Var`` per variable block and one ``Constraint`` per constraint
-        block, each indexed by the flat position in its block (the block's
-        ``shape`` says how to read it). The model carries ``_lp_columns``,
-        the Pyomo variables in column order, so solutions map back to arrays.
+        One ``Var`` per variable block and one
+        :class:`~optimizer.matrix_constraint.MatrixConstraint` per constraint
+        block (an indexed Pyomo ``Constraint`` that keeps the block's CSR rows
+        and makes a row's expression only when asked), each indexed by the
+        flat position in its block (the block's ``shape`` says how to read
+        it). The model carries ``_lp_columns``, the Pyomo variables in column
+        order, so solutions map back to arrays, and ``_lp_cost``, the
+        objective's expression with its cost vector and constant, which
+        :func:`optimizer.solver.compile_pyomo` reads while the objective is
+        unchanged.
         """
         with PauseGC():
             m = pyo.ConcreteModel(name="echelon")
             columns = []
             for b in self.variables.values():
-                scalar = np.ndim(b.lb) == 0 and np.ndim(b.ub) == 0
-                bounds = (_pyomo_bound(b.lb), _pyomo_bound(b.ub)) if scalar else None
-                domain = pyo.Integers if b.integer else pyo.Reals
-                var = pyo.Var(range(b.size), bounds=bounds, domain=domain, dense=True)
+                var = pyo.Var(pyo.RangeSet(0, b.size - 1), domain=pyo.Integers if b.integer else pyo.Reals,
+                              bounds=(_scalar_bound(b.lb), _scalar_bound(b.ub)), dense=True)
                 m.add_component(b.name, var)
-                if not scalar:
-                    lbs = np.broadcast_to(b.lb, (b.size,))
-                    ubs = np.broadcast_to(b.ub, (b.size,))
-                    for k, v in enumerate(var.values()):
-                        v.setlb(_pyomo_bound(lbs[k]))
-                        v.setub(_pyomo_bound(ubs[k]))
-                columns.extend(var.values())
+                block = list(var.values())
+                for side, bound in (("lower", b.lb), ("upper", b.ub)):
+                    if np.ndim(bound):
+                        for v, x in zip(block, np.where(np.isinf(bound), None, bound).tolist()):
+                            setattr(v, side, x)
+                columns.extend(block)
+            columns = tuple(columns)
             a = self.matrix()
-            indptr, indices, data = a.indptr, a.indices, a.data
+            lo, hi = self.row_bounds()
             for b in self.constraints.values():
-                rhs = b.rhs
-                op = b.sense
-
-                def rule(_m, r, start=b.start, rhs=rhs, op=op):
-                    lo, hi = indptr[start + r], indptr[start + r + 1]
-                    body = LinearExpression(
-                        constant=0.0,
-                        linear_coefs=data[lo:hi].tolist(),
-                        linear_vars=[columns[k] for k in indices[lo:hi]],
-                    )
-                    if op == "<=":
-                        return body <= float(rhs[r])
-                    if op == ">=":
-                        return body >= float(rhs[r])
-                    return body == float(rhs[r])
-
-                m.add_component(b.name, pyo.Constraint(range(b.size), rule=rule))
+                rows = slice(b.start, b.start + b.size)
+                first, last = a.indptr[b.start], a.indptr[b.start + b.size]
+                m.add_component(b.name, MatrixConstraint(
+                    a.indptr[b.start : b.start + b.size + 1] - first, a.indices[first:last], a.data[first:last],
+                    lo[rows], hi[rows], columns, start=b.start,
+                ))
             c = self.objective_vector()
             nz = np.flatnonzero(c)
             m.cost = pyo.Objective(
                 expr=LinearExpression(
                     constant=self.objective_constant,
                     linear_coefs=c[nz].tolist(),
-                    linear_vars=[columns[k] for k in nz],
+                    linear_vars=[columns[k] for k in nz.tolist()],
                 ),
                 sense=pyo.minimize,
             )
             m._lp_columns = columns
+            m._lp_cost = (m.cost.expr, c, self.objective_constant)
         return m
 
 
@@ -279,5 +276,6 @@ def column_vector(n_cols: int, terms) -> np.ndarray:
     return v
 
 
-def _pyomo_bound(b):
-    return None if np.isinf(b) else float(b)
+def _scalar_bound(b):
+    """A block's bound for every column (None: unbounded, or set column by column)."""
+    return None if np.ndim(b) or np.isinf(b) else float(b)

@@ -1,8 +1,10 @@
 """Hand a Pyomo model to HiGHS in memory and bring the solution back.
 
-The hand-over goes through Pyomo's standard-form compiler, which walks the
-model once and returns the constraint matrix as SciPy arrays; those go
-straight into ``highspy`` (no LP file, no persistent interface). Column
+The hand-over (:func:`compile_pyomo`) reads the model's constraint matrix as
+SciPy arrays: from its :class:`~optimizer.matrix_constraint.MatrixConstraint`
+blocks while they are as built, otherwise through Pyomo's standard-form
+compiler, which walks every expression once. The arrays go straight into
+``highspy`` (no LP file, no persistent interface). Column
 values and row duals come back as arrays in the :class:`~optimizer.lp.LinearProgram`'s
 own order, so the model code reads results by block.
 
@@ -32,7 +34,10 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 import pyomo.environ as pyo
+import scipy.sparse as sp
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from optimizer.matrix_constraint import MatrixConstraint
 
 __all__ = ["SolveStatus", "Solution", "cost_scale", "solve_pyomo", "solve_arrays"]
 
@@ -202,7 +207,8 @@ class Compiled:
     """A Pyomo model as arrays, with the map back to the programme's columns and rows.
 
     Compiled column ``k`` is programme column ``cols[k]``; compiled row ``r``
-    is programme row ``rows[r]`` (Pyomo drops empty columns and rows).
+    is programme row ``rows[r]`` (Pyomo's standard-form compiler drops empty
+    columns and rows; a column or row a user added to the model is ``-1``).
     """
 
     c: np.ndarray
@@ -218,24 +224,79 @@ class Compiled:
 
 
 def compile_pyomo(model: pyo.ConcreteModel) -> Compiled:
-    """Walk ``model`` once with Pyomo's standard-form compiler (no file written)."""
+    """The arrays of ``model`` (no file written), in the programme's column and row order.
+
+    A model made by :meth:`optimizer.lp.LinearProgram.to_pyomo` whose
+    constraint blocks are intact and whose objective is the one built is read
+    from its blocks' arrays and its variables' current bounds, fixings and
+    domains (:func:`_read_matrix_model`); any other model (a constraint or
+    objective a user added or changed) goes through Pyomo's standard-form
+    compiler, which walks every expression.
+    """
+    return _read_matrix_model(model) or _standard_form(model)
+
+
+def _read_matrix_model(model) -> Compiled | None:
+    """``model``'s arrays read from its :class:`MatrixConstraint` blocks, or None if it has other parts.
+
+    Every variable is read once: its bounds (domain included), whether it is
+    fixed (a fixed column gets ``lb = ub = value``) and whether its domain is
+    integer. Columns and rows stay in programme order, empty ones included.
+    """
+    columns = getattr(model, "_lp_columns", None)
+    cost = getattr(model, "_lp_cost", None)
+    if columns is None or cost is None:
+        return None
+    objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    if len(objectives) != 1 or objectives[0].expr is not cost[0] or objectives[0].sense != pyo.minimize:
+        return None
+    blocks = list(model.component_objects(pyo.Constraint, active=True, descend_into=True))
+    if not all(isinstance(b, MatrixConstraint) and b.intact(columns) for b in blocks):
+        return None
+    parts = [b.arrays() for b in blocks]
+    a = sp.vstack([sp.csr_matrix((d, i, p), shape=(len(lo), len(columns))) for p, i, d, lo, _ in parts]
+                  + [sp.csr_matrix((0, len(columns)))], format="csr")
+    col_lb = _bound_array([v.lb for v in columns], -np.inf)
+    col_ub = _bound_array([v.ub for v in columns], np.inf)
+    for k in np.flatnonzero(np.fromiter((v.fixed for v in columns), dtype=bool, count=len(columns))):
+        col_lb[k] = col_ub[k] = columns[k].value
+    return Compiled(
+        c=np.asarray(cost[1], float),
+        a_csc=a.tocsc(),
+        col_lb=col_lb,
+        col_ub=col_ub,
+        row_lb=np.concatenate([lo for *_, lo, _ in parts] or [np.empty(0)]),
+        row_ub=np.concatenate([hi for *_, hi in parts] or [np.empty(0)]),
+        offset=float(cost[2]),
+        cols=np.arange(len(columns)),
+        rows=np.concatenate([np.arange(b.start, b.start + len(b)) for b in blocks] or [np.empty(0, np.int64)]),
+        integrality=np.fromiter((v.is_integer() for v in columns), dtype=bool, count=len(columns)),
+    )
+
+
+def _bound_array(bounds: list, missing: float) -> np.ndarray:
+    """Pyomo bounds (floats, None where unbounded) as an array, ``missing`` for None."""
+    a = np.array(bounds, dtype=float).reshape(len(bounds))  # None -> nan
+    a[np.isnan(a)] = missing
+    return a
+
+
+def _standard_form(model) -> Compiled:
+    """Walk ``model`` once with Pyomo's standard-form compiler."""
     info = LinearStandardFormCompiler().write(model, mixed_form=True)
     col_pos = {id(v): k for k, v in enumerate(model._lp_columns)}
-    cols = np.fromiter((col_pos[id(v)] for v in info.columns), dtype=np.int64, count=len(info.columns))
-    row_pos, start = {}, 0
-    for con in model.component_objects(pyo.Constraint, active=True, descend_into=False):
-        for k, data in enumerate(con.values()):
-            row_pos[id(data)] = start + k
-        start += len(con)
-    rows = np.fromiter((row_pos[id(r.constraint)] for r in info.rows), dtype=np.int64, count=len(info.rows))
+    cols = np.fromiter((col_pos.get(id(v), -1) for v in info.columns), dtype=np.int64, count=len(info.columns))
+    rows = np.fromiter((r.constraint.index() + r.constraint.parent_component().start
+                        if isinstance(r.constraint.parent_component(), MatrixConstraint) else -1
+                        for r in info.rows), dtype=np.int64, count=len(info.rows))
     kinds = np.fromiter((r.bound_type for r in info.rows), dtype=np.int8, count=len(info.rows))
     rhs = np.asarray(info.rhs, float)
     c = np.asarray(info.c.toarray()).ravel() if info.c.shape[0] else np.zeros(len(cols))
     return Compiled(
         c=c,
         a_csc=info.A.tocsc(),
-        col_lb=np.array([-np.inf if v.lb is None else v.lb for v in info.columns], float),
-        col_ub=np.array([np.inf if v.ub is None else v.ub for v in info.columns], float),
+        col_lb=_bound_array([v.lb for v in info.columns], -np.inf),
+        col_ub=_bound_array([v.ub for v in info.columns], np.inf),
         row_lb=np.where(kinds <= 0, rhs, -np.inf),
         row_ub=np.where(kinds >= 0, rhs, np.inf),
         offset=float(np.sum(info.c_offset)) if np.size(info.c_offset) else 0.0,
@@ -269,11 +330,13 @@ def solve_pyomo(model: pyo.ConcreteModel, n_rows: int, *, time_limit=None, threa
     t2 = time.perf_counter()
     if sol.x is not None:
         x = np.zeros(len(model._lp_columns))
-        x[k.cols] = sol.x
+        x[k.cols[k.cols >= 0]] = sol.x[k.cols >= 0]
+        for j in np.setdiff1d(np.arange(len(x)), k.cols):  # left out by Pyomo's compiler: fixed, or in no row
+            x[j] = model._lp_columns[j].value if model._lp_columns[j].fixed else 0.0
         sol.x = x
     if sol.row_duals is not None:
         duals = np.zeros(n_rows)
-        duals[k.rows] = sol.row_duals / scale
+        duals[k.rows[k.rows >= 0]] = sol.row_duals[k.rows >= 0] / scale
         sol.row_duals = duals
     sol.timings_s = {
         "compile": t1 - t0,
