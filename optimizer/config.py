@@ -322,6 +322,11 @@ class Solver(_Model):
         "auto", description="Solve item by item with priced budget and service rows (optimizer/decompose.py); "
         "auto: when several items share a budget or a fill-rate target.",
     )
+    decompose_gap: float = Field(
+        1e-6, gt=0, lt=1, description="Relative gap at which the decomposition stops: its Lagrangian bound then "
+        "proves the plan's expected cost within it of the optimum (1e-3: within 0.1%; fewer rounds on large "
+        "catalogues).",
+    )
     workers: int = Field(1, ge=1, description="Processes solving the decomposition's item models "
                          "(optimizer/workers.py); the plan is the same for any number.")
     engine: Literal["local", "spark"] = Field(

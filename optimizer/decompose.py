@@ -234,7 +234,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     t2 = time.perf_counter()
     if isinstance(found, Solution):
         return found
-    columns, rounds, (theta, lam, mu, _, nu, slack), budget_row, service_row, added, out_of_time = found
+    columns, rounds, (theta, lam, mu, _, nu, slack), budget_row, service_row, added, out_of_time, proven = found
     if _violation(slack, soft_service=elastic) > 1e-6:
         if added and out_of_time:
             return Solution(SolveStatus.TIME_LIMIT_NO_SOLUTION, message=f"time limit after {rounds} rounds")
@@ -251,7 +251,8 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
     # plan meets the linking rows (slack 0) and is the best found, not proven optimal.
     status = SolveStatus.TIME_LIMIT if added else SolveStatus.OPTIMAL
     sol = Solution(status, objective=float(sum(th * p.cost for (_, p), th in zip(columns, theta))),
-                   message=f"{rounds} rounds, {len(columns)} proposals, {items.workers} workers")
+                   message=f"{rounds} rounds, {len(columns)} proposals, {items.workers} workers, "
+                           f"within {proven:.1e} of the optimum")
     sol.figures = figures
     if whole is not None:
         sol.built, sol.x, sol.row_duals = whole, x, duals
@@ -264,7 +265,8 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
 def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, columns, gap=0.0, start=(0.0, 0.0),
                        service_slack_cost=_BIG):
     r"""Rounds of pricing and master solves, or a failed Solution: (columns, rounds, last master,
-    whether the budget and service rows are in the master, not yet converged, out of time).
+    whether the budget and service rows are in the master, not yet converged, out of time, the
+    relative gap to the Lagrangian bound proven at the last round).
 
     ``columns`` (item, Proposal) are the proposals so far, extended in place; when empty,
     every item is first priced at the prices ``start`` (lam, mu). Converged when no
@@ -322,12 +324,13 @@ def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, col
         if not open_ and tight:  # the box, not the rows, holds the prices: widen it and go on
             box[tight] = np.minimum(4.0 * box[tight], _BIG)
             open_ = True
-        event("decomposition round", level=logging.DEBUG, round=rounds, added=added, objective=z,
-              gap=(z - bound) / max(1.0, abs(z)), violation=violation, capital_price=-lam,
-              seconds=round(time.perf_counter() - t1, 2))
+        proven = (z - bound) / max(1.0, abs(z))
+        event("decomposition round", level=logging.DEBUG, round=rounds, added=added, objective=z, gap=proven,
+              violation=violation, capital_price=-lam, seconds=round(time.perf_counter() - t1, 2))
         out_of_time = time_limit is not None and time.perf_counter() - t1 > time_limit  # solving, not building
         if not open_ or rounds >= max_rounds or out_of_time:
-            return columns, rounds, master, budget_rhs is not None, short_rhs is not None, open_, out_of_time
+            return (columns, rounds, master, budget_rhs is not None, short_rhs is not None, open_, out_of_time,
+                    proven)
 
 
 def _violation(slack: np.ndarray, soft_service: bool) -> float:

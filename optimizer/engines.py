@@ -26,7 +26,7 @@ import importlib.util
 
 from optimizer.errors import InputError
 
-__all__ = ["make_engine"]
+__all__ = ["make_engine", "decomposition_options"]
 
 
 def make_engine(solver, file="config", key="solver.engine"):
@@ -43,3 +43,10 @@ def make_engine(solver, file="config", key="solver.engine"):
     from optimizer.spark_engine import SparkEngine
 
     return SparkEngine(master=solver.spark_master)
+
+
+def decomposition_options(solver) -> dict:
+    """The keyword arguments of :func:`optimizer.decompose.solve_decomposed` a ``solver:`` config
+    block sets: HiGHS threads and time limit, worker processes, the engine and the stopping gap."""
+    return dict(threads=solver.threads, time_limit=solver.time_limit, workers=solver.workers,
+                engine=make_engine(solver), gap=solver.decompose_gap)

@@ -40,7 +40,7 @@ import pandas as pd
 
 from optimizer.config import load_config
 from optimizer.decompose import close_pool, solve_decomposed
-from optimizer.engines import make_engine
+from optimizer.engines import decomposition_options
 from optimizer.errors import InfeasibleError, InputError
 from optimizer.inputs import initial_state, prepare
 from optimizer.model import Problem
@@ -91,10 +91,7 @@ class _Frontier:
         t0 = time.perf_counter()
         sol = solve_decomposed(
             dataclasses.replace(self.problem, budget=budget, fill_rate=fill_rate), objective=objective,
-            pool=self.pools[objective], solution=True, workers=self.config.solver.workers,
-            engine=make_engine(self.config.solver),
-            threads=self.config.solver.threads, time_limit=self.config.solver.time_limit,
-        )
+            pool=self.pools[objective], solution=True, **decomposition_options(self.config.solver))
         built = sol.built
         self.seconds.append({"objective": objective, "budget": budget, "fill_rate": fill_rate,
                              "seconds": time.perf_counter() - t0, "rounds": sol.message})

@@ -247,8 +247,9 @@ class ItemSolver:
     keep_x : bool, default=False
         Proposals carry their solution (always with ``links``).
     reference : Problem, optional
-        A one-item problem solved cold first, whose optimal basis starts the
-        first solve of every item of its shape (the same in every worker).
+        A one-item problem solved cold first, at the first prices asked for,
+        whose optimal basis starts the first solve of every item of its shape
+        (the same in every worker).
     threads, time_limit
         HiGHS options.
     objective : {"cost", "capital", "short"}
@@ -299,9 +300,10 @@ class ItemSolver:
 
     def price(self, lam: float, mu: float, nu=None) -> list[Proposal | str]:
         """Every item's proposal at prices (lam, mu, nu), in item order (HiGHS's status where not optimal)."""
-        if self._reference is not None:  # first call: the start basis of each shape the reference has
-            for part, _ in self._reference.parts:
-                if isinstance(part.run(part.cost), np.ndarray) and part.template.start_basis is None:
+        if self._reference is not None:  # first call: the start basis of each shape the reference has,
+            for part, _ in self._reference.parts:  # solved at this call's prices
+                if isinstance(part.run(part.cost - lam * part.capital - mu * part.short), np.ndarray) and \
+                        part.template.start_basis is None:
                     part.template.start_basis = part.basis
             self._reference = None
         return [item.solve(lam, mu, nu) for item in self.items]

@@ -288,7 +288,7 @@ class EchelonPolicy:
         from optimizer.decompose import solve_decomposed
 
         s = self.config.solver
-        return solve_decomposed(problem, threads=s.threads, workers=s.workers, elastic=True)
+        return solve_decomposed(problem, threads=s.threads, workers=s.workers, elastic=True, gap=s.decompose_gap)
 
 
 def model_state(state: ReplayState, network, periods: int) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from optimizer.config import Config, load_config
 from optimizer.decompose import solve_decomposed
-from optimizer.engines import make_engine
+from optimizer.engines import decomposition_options, make_engine
 from optimizer.errors import InfeasibleError, InputError, SolverError, TimeLimitError
 from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model, tonight_purchase_value
@@ -146,8 +146,7 @@ def solve_problem(problem: Problem, config: Config, solution: bool = False):
     checkable = problem.capital_measure == "average" and (problem.service_level, problem.service_weighting) == (
         "network", "units")
     if _decomposes(problem, config):
-        sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
-                               workers=config.solver.workers, solution=solution, engine=make_engine(config.solver))
+        sol = solve_decomposed(problem, solution=solution, **decomposition_options(config.solver))
         return sol.built, sol
     first = 0.0
     if coupled and checkable:
@@ -258,8 +257,7 @@ def _min_capital(problem: Problem, config: Config) -> float | None:
         return _solve_for(built, [(1.0, built.constants["extra_budget"])], 0.0, config)[0]
     problem = dataclasses.replace(problem, budget=None)
     if _decomposes(problem, config, diagnosis=True):
-        sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
-                               objective="capital", workers=config.solver.workers, engine=make_engine(config.solver))
+        sol = solve_decomposed(problem, objective="capital", **decomposition_options(config.solver))
         # The whole-model capital constant is carried by the item models' objective.
         return sol.objective if sol.status == SolveStatus.OPTIMAL else None
     built = build_model(problem)
@@ -270,8 +268,7 @@ def _best_fill_rate(problem: Problem, config: Config) -> float | None:
     """Highest expected fill rate within the problem's budget (None if no plan fits it)."""
     problem = dataclasses.replace(problem, fill_rate=None)
     if _decomposes(problem, config, diagnosis=True):
-        sol = solve_decomposed(problem, threads=config.solver.threads, time_limit=config.solver.time_limit,
-                               objective="short", workers=config.solver.workers, engine=make_engine(config.solver))
+        sol = solve_decomposed(problem, objective="short", **decomposition_options(config.solver))
         short = sol.objective if sol.status == SolveStatus.OPTIMAL else None
         demand = sol.figures.service_demand if sol.figures is not None else 0.0
     else:
