@@ -156,16 +156,17 @@ class _Part:
         self.template = template
         self.basis = None
 
-    def run(self, priced: np.ndarray) -> np.ndarray | str:
-        """Solve with costs ``priced`` (compiled order) from the last basis (or the template's
-        start): the solution in compiled order, or HiGHS's model status if not optimal."""
+    def run(self, priced: np.ndarray, start=None) -> np.ndarray | str:
+        """Solve with costs ``priced`` (compiled order) from the last basis (the first time from
+        ``start``, else the template's): the solution in compiled order, or HiGHS's model status
+        if not optimal."""
         t = self.template
         h = t.highs
         h.changeColsCost(len(t.col_index), t.col_index, priced * self.scale)
         h.changeColsBounds(len(t.col_index), t.col_index, self.col_lb, self.col_ub)
         h.changeRowsBounds(len(t.row_index), t.row_index, self.row_lb, self.row_ub)
         h.clearSolver()  # nothing of the models solved before in this instance
-        start = self.basis if self.basis is not None else t.start_basis
+        start = self.basis if self.basis is not None else start if start is not None else t.start_basis
         if start is not None:
             h.setBasis(start)
         # From its own basis only the costs have changed, so the basis is still primal feasible:
@@ -216,13 +217,18 @@ class _Item:
         link_price = None if self.link is None else self.link.T @ nu
         x = np.zeros(self.n_cols)
         cost, capital, short = self.const, self.capital_const, 0.0
+        solved = {}  # template -> the basis of this item's last part of that shape
         for part, where in self.parts:
             priced = part.cost - lam * part.capital - mu * part.short
             if link_price is not None:
                 priced = priced - link_price[where]
-            xc = part.run(priced)
+            # A subtree's first solve starts from its sibling's optimal basis, when one of the
+            # same shape is solved: the same item's demand and prices, about half the iterations
+            # of the reference item's basis.
+            xc = part.run(priced, start=solved.get(id(part.template)))
             if isinstance(xc, str):
                 return xc
+            solved[id(part.template)] = part.basis
             x[where] = xc
             # Sums, not BLAS dot products: OpenBLAS splits long dots by thread count, and Spark's
             # Python workers run one thread, so `@` would give other bits than the local engine.
