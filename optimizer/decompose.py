@@ -254,6 +254,7 @@ def solve_decomposed(problem: Problem, *, threads: int = 1, time_limit=None, tol
                    message=f"{rounds} rounds, {len(columns)} proposals, {items.workers} workers, "
                            f"within {proven:.1e} of the optimum")
     sol.figures = figures
+    sol.decomposition = {"rounds": rounds, "proposals": len(columns), "workers": items.workers, "proven_gap": proven}
     if whole is not None:
         sol.built, sol.x, sol.row_duals = whole, x, duals
     # "templates": seconds of Pyomo build and compile, once per shape and worker (inside "build").

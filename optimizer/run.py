@@ -516,6 +516,8 @@ def solve_plan(config: Config, config_path, inputs: Inputs, table, period_dates,
     }
     if sol.mip_gap is not None:  # a MIP: the best plan found and how far from optimal it may be
         plan.kpis["mip_gap"] = sol.mip_gap
+    if sol.decomposition is not None:  # decomposed: its rounds and how far from optimal it is proven
+        plan.kpis["decomposition"] = sol.decomposition
     if config.evaluation.scenarios:
         progress.stage("evaluate")
         t = time.perf_counter()

@@ -66,6 +66,7 @@ class Solution:
     timings_s: dict = field(default_factory=dict)
     figures: object = None  # the plan's figures when solved by decomposition (x is then None)
     built: object = None  # the whole model, when the decomposition built it (x is then in its columns)
+    decomposition: dict | None = None  # rounds, proposals, workers and the proven gap of a decomposed solve
 
 
 @contextmanager
