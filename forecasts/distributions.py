@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .discrete_quantiles import discrete_ppf
+
 __all__ = ["FAMILIES", "DistributionTable", "QUANTILE_LEVELS"]
 
 #: Parameters each family takes, in order.
@@ -200,6 +202,10 @@ class DistributionTable:
             if family == "empirical":
                 for j, values in zip(idx, part["values"]):
                     out[:, j] = np.quantile(np.asarray(values, float), u[:, j], method="inverted_cdf")
+            elif family in ("poisson", "negative_binomial"):  # one CDF table per row, not a root per value
+                params = {name: part[name].to_numpy(float) for name in FAMILIES[family]}
+                out[:, idx] = discrete_ppf(family, params, u[:, idx],
+                                           lambda rows, values: _frozen(family, part.iloc[rows]).ppf(values))
             else:
                 out[:, idx] = _frozen(family, part).ppf(u[:, idx])
                 if family == "shifted_lognormal":
