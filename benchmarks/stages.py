@@ -2,7 +2,7 @@
 
     python benchmarks/stages.py --items 1000 [--dcs 3 --stores-per-dc 10 --periods 8 --scenarios 100] \\
         [--days 84] [--train-periods 28] [--iterations 50] [--eval-scenarios 200] [--seed 1] \\
-        [--profile STAGE [--profile-top 25]] [--json FILE] [--keep DIR]
+        [--profile STAGE ... [--profile-top 25]] [--json FILE] [--keep DIR]
 
 Writes the synthetic history and config of ``benchmarks/end_to_end.py`` at
 ``--items`` items (one supplier -> ``--dcs`` DCs -> ``--stores-per-dc`` stores
@@ -31,7 +31,7 @@ For each stage it prints wall and CPU seconds (this process and its finished
 child processes) and the peak resident memory of this process while the
 stage ran (sampled every 20 ms), and with ``--json`` writes them
 (``<stage>_s``, ``<stage>_cpu_s``, ``<stage>_rss_mb``). ``--profile STAGE``
-runs that stage under cProfile and prints its top functions.
+runs those stages under cProfile and prints their top functions.
 """
 
 from __future__ import annotations
@@ -77,9 +77,9 @@ def _rss_mb() -> float:
 class Timer:
     """Wall, CPU seconds and sampled peak RSS of each stage, into ``figures``."""
 
-    def __init__(self, profile: str | None = None, top: int = 25):
+    def __init__(self, profile=(), top: int = 25):
         self.figures: dict = {}
-        self.profile, self.top = profile, top
+        self.profile, self.top = set(profile), top
 
     @contextmanager
     def stage(self, name: str):
@@ -92,7 +92,7 @@ class Timer:
 
         watcher = threading.Thread(target=sample, daemon=True)
         watcher.start()
-        profiler = cProfile.Profile() if name == self.profile else None
+        profiler = cProfile.Profile() if name in self.profile else None
         c0, t0 = cpu_seconds(), time.perf_counter()
         if profiler:
             profiler.enable()
@@ -196,7 +196,7 @@ def main(argv=None):
     p.add_argument("--eval-scenarios", type=int, default=200, help="fresh scenarios of the out-of-sample replay")
     p.add_argument("--budget-days", type=float, default=7.0, help="capital budget in days of demand at cost")
     p.add_argument("--seed", type=int, default=None, help="run seed (default: the config's, 1)")
-    p.add_argument("--profile", choices=STAGES, default=None, help="run this stage under cProfile")
+    p.add_argument("--profile", choices=STAGES, nargs="+", default=(), help="run these stages under cProfile")
     p.add_argument("--profile-top", type=int, default=25)
     p.add_argument("--keep", default=None, help="folder for history, config and outputs (default: a temporary one)")
     p.add_argument("--json", default=None)

@@ -320,7 +320,8 @@ def prepare(config: Config, config_file, history: pd.DataFrame | None = None) ->
     else:
         window = history[history["date"] > as_of - pd.Timedelta(days=RECENT_PERIODS)]
         mean = window.groupby(["item", "location"])["quantity"].mean()
-        recent = np.array([[mean.get((i, s), 0.0) for s in stores] for i in items])
+        every = pd.MultiIndex.from_product([items, stores], names=["item", "location"])
+        recent = mean.reindex(every, fill_value=0.0).to_numpy(float).reshape(len(items), len(stores))
     check_costs(holding, short, net.lane_cost, items, net.nodes, config_file)
     factor = demand_factors(config, config_file, items, stores, history)
     return Inputs(net, items, stores, history, calendar, demand_table, as_of, unit, holding, short, recent, data_files,

@@ -90,7 +90,9 @@ def scenario_demand(inputs: Inputs, scenario_set) -> np.ndarray:
     """Scenario demand (S, I, J) in the model's item and store order."""
     loc = [scenario_set.locations.index(s) for s in inputs.stores]
     itm = [scenario_set.items.index(i) for i in inputs.items]
-    return scenario_set.demand[:, itm][:, :, loc]
+    if loc == list(range(len(scenario_set.locations))) and itm == list(range(len(scenario_set.items))):
+        return scenario_set.demand  # already in the model's order: no copy
+    return np.ascontiguousarray(scenario_set.demand[:, np.asarray(itm)[:, None], np.asarray(loc)[None, :]])
 
 
 def make_problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) -> Problem:

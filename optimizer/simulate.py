@@ -105,7 +105,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
     series_short = np.zeros((I, J, S))
     series_dem = np.zeros((I, J, S))
     series_out = np.zeros((I, J, S))
-    path = np.empty((S, I, N, T))
+    path = np.empty((I, N, T, S))  # scenarios last: the percentiles partition along them
     service = np.arange(T)[None, :] >= net.lead_time[stores][:, None]  # (J, T)
     store_sub = sub[:, stores].astype(float)  # (N, J)
 
@@ -169,7 +169,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
                 series_short[:, j] += short
                 series_dem[:, j] += d
                 series_out[:, j] += short > 1e-9
-        path[:, :, :, t] = np.transpose(on_hand, (2, 0, 1))
+        path[:, :, t] = on_hand
         held = np.maximum(on_hand, 0.0)
         holding += np.einsum("ins,in->s", held, problem.holding_cost)
         capital += np.einsum("ins,i->s", held + transit[:, :, :, t], problem.unit_cost) / T
@@ -190,7 +190,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
         series_demand=np.transpose(series_dem, (2, 0, 1)),
         series_stockouts=np.transpose(series_out, (2, 0, 1)),
         service_periods=service.sum(axis=1),
-        on_hand=path,
+        on_hand=np.moveaxis(path, 3, 0),
     )
 
 
@@ -198,8 +198,11 @@ def _room(problem: Problem, arrivals, on_hand, T):
     """``room(n, t, due)``: the fraction (S,) of ``due`` (I, S) that the capacities into ``n`` let ship in ``t``."""
     net = problem.network
     caps = net.capacities()
+    capped = np.isfinite(np.vstack(list(caps.values()))).any(axis=0)
 
     def room(n, t, due):
+        if not capped[n]:  # no capacity into n: all of it (what the rows below give with infinite ones)
+            return np.ones(due.shape[1])
         L = int(net.lead_time[n])
         free = np.full(due.shape[1], caps["lane"][n])
         if t + L < T:  # arrivals beyond the horizon meet no capacity row
