@@ -28,7 +28,7 @@ from optimizer.plan import Plan, assemble_plan, capital_and_fill, plan_figures
 from optimizer.progress import Progress
 from optimizer.sample_size import scenarios_for_gap
 from optimizer.report import forecast_frame, recent_sales, render_report
-from optimizer.simulate import simulate_policy, stock_percentiles, summarise
+from optimizer.simulate import simulate_in_blocks, simulate_policy, stock_percentiles, summarise
 from optimizer.solver import SolveStatus, solve_pyomo
 from optimizer.whatif import scale_demand
 from scenarios import sample_scenarios
@@ -204,7 +204,8 @@ def evaluate(problem: Problem, figures, table, config: Config, inputs: Inputs, s
     ev, sc = config.evaluation, config.scenarios
     target, ship0 = figures.target, figures.ship0
     fresh = sample_scenarios(table, ev.scenarios, seed=seed + ev.seed_offset, method=sc.method)
-    replay = simulate_policy(problem, target, ship0, scenario_demand(inputs, fresh))
+    replay = simulate_in_blocks(problem, target, ship0, scenario_demand(inputs, fresh))
+    del fresh
     out = summarise(replay)
     out["seed"] = seed + ev.seed_offset
     if ev.replications:
