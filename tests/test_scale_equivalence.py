@@ -10,7 +10,7 @@ from forecasts.features import _trailing_max
 
 def test_negative_binomial_fit_same_parameters_in_one_thread_or_two(monkeypatch):
     """The score, gradient and Fisher information split into row blocks in threads
-    (forecasts.row_threads) give NGBoost the same bytes as one thread."""
+    (forecasts.row_threads), and a parameter's tree per thread, give NGBoost the same bytes as one thread."""
     from forecasts import row_threads
     from forecasts.booster import FastNGBRegressor
     from forecasts.learners import BinnedTreeRegressor
@@ -24,7 +24,8 @@ def test_negative_binomial_fit_same_parameters_in_one_thread_or_two(monkeypatch)
     for threads in (1, 2):
         monkeypatch.setattr(row_threads, "THREADS", threads)
         model = FastNGBRegressor(Dist=NegativeBinomial, Base=BinnedTreeRegressor(max_depth=3, min_samples_leaf=20),
-                                 n_estimators=15, minibatch_frac=0.5, verbose=False, random_state=0).fit(X, y)
+                                 n_estimators=15, minibatch_frac=0.5, verbose=False, random_state=0,
+                                 n_jobs=threads).fit(X, y)
         fitted[threads] = model.pred_param(X)
     assert fitted[1].tobytes() == fitted[2].tobytes()
 
