@@ -40,7 +40,9 @@ QUANTITY_LIMIT = 1e8
 COST_RANGE = 1e6
 #: Peak memory per scenario x item x stock point x period cell of the model.
 BYTES_PER_CELL = 8_600
-#: Peak memory per cell of the decomposed solve, all processes, besides one item model per worker.
+#: Peak memory per cell of the decomposed solve, all processes, besides one item model per worker
+#: (measured: the main process's stages 108 bytes per cell at 1,000 items, ``benchmarks/stages.py``;
+#: the item data workers keep, 133; rounded up).
 BYTES_PER_CELL_DECOMPOSED = 400
 
 
