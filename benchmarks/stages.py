@@ -122,10 +122,10 @@ def base_stock_figures(problem, quantile: float = 0.95) -> tuple[PlanFigures, fl
     net, demand, pi = problem.network, problem.demand, problem.probability
     S, I, J, T = demand.shape
     sub = net.subtree()[:, net.stores].astype(float)  # (N, J)
-    cum = np.cumsum(demand, axis=3)  # (S, I, J, T)
-    cover = cum[:, :, :, np.minimum(net.lead_time, T - 1)]  # (S, I, J, N): store demand over L_n + 1 periods
-    reach = np.einsum("sijn,nj->sin", cover, sub)
-    target = np.quantile(reach, quantile, axis=0)  # (I, N)
+    target = np.empty((I, len(net.nodes)))
+    for n, L in enumerate(np.minimum(net.lead_time, T - 1)):  # store demand of the subtree over L_n + 1 periods
+        reach = demand[:, :, :, : L + 1].sum(axis=3) @ sub[n]  # (S, I)
+        target[:, n] = np.quantile(reach, quantile, axis=0)
     ip0 = problem.on_hand + problem.pipeline.sum(axis=2)
     order0 = (net.subtree().astype(float) @ (target - ip0).T).T
     ship0 = np.zeros((I, len(net.dc_fed)))
