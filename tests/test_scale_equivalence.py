@@ -10,7 +10,8 @@ from forecasts.features import _trailing_max
 
 def test_negative_binomial_fit_same_parameters_in_one_thread_or_two(monkeypatch):
     """The score, gradient and Fisher information split into row blocks in threads
-    (forecasts.row_threads), and a parameter's tree per thread, give NGBoost the same bytes as one thread."""
+    (forecasts.row_threads), the trees' predictions in row blocks and a parameter's tree per thread,
+    give NGBoost the same bytes as one thread."""
     from forecasts import row_threads
     from forecasts.booster import FastNGBRegressor
     from forecasts.learners import BinnedTreeRegressor
