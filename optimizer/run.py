@@ -88,11 +88,16 @@ def forecast_demand(config: Config, inputs: Inputs, seed: int):
 
 def scenario_demand(inputs: Inputs, scenario_set) -> np.ndarray:
     """Scenario demand (S, I, J) in the model's item and store order."""
-    loc = [scenario_set.locations.index(s) for s in inputs.stores]
-    itm = [scenario_set.items.index(i) for i in inputs.items]
+    loc, itm = _positions(scenario_set.locations, inputs.stores), _positions(scenario_set.items, inputs.items)
     if loc == list(range(len(scenario_set.locations))) and itm == list(range(len(scenario_set.items))):
         return scenario_set.demand  # already in the model's order: no copy
     return np.ascontiguousarray(scenario_set.demand[:, np.asarray(itm)[:, None], np.asarray(loc)[None, :]])
+
+
+def _positions(ids, wanted) -> list[int]:
+    """Position of each of ``wanted`` in ``ids`` (KeyError if one is missing)."""
+    pos = {x: k for k, x in enumerate(ids)}
+    return [pos[x] for x in wanted]
 
 
 def make_problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) -> Problem:
