@@ -199,31 +199,39 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
 
 
 def simulate_in_blocks(problem: Problem, target: np.ndarray, ship_tonight: np.ndarray, demand: np.ndarray, *,
-                       threads: int = 2, blocks: int = 4) -> SimulationResult:
+                       threads: int = 2, blocks: int = 8) -> SimulationResult:
     """:func:`simulate_policy` on ``blocks`` blocks of scenarios, ``threads`` at a time: the same result.
 
     A scenario's replay depends only on its own demand, so each block is
-    replayed on its own and the results are joined along the scenario axis;
-    memory for the replay's working arrays is that of ``threads`` blocks, and
-    NumPy's loops (which release the GIL) run on ``threads`` cores. Blocks have
-    at least :data:`MIN_BLOCK` scenarios, so every array keeps a real scenario
-    axis and each scenario's figures come out to the same bits as from one call
-    (``tests/test_scale_equivalence.py``).
+    replayed on its own and its figures are copied into the result's arrays
+    as it finishes: besides the result, memory holds the working arrays of
+    ``threads`` blocks, and NumPy's loops (which release the GIL) run on
+    ``threads`` cores. Blocks have at least :data:`MIN_BLOCK` scenarios, so
+    every array keeps a real scenario axis and each scenario's figures come
+    out to the same bits as from one call (``tests/test_scale_equivalence.py``).
     """
-    S = demand.shape[0]
+    S, I, J, T = demand.shape
     size = max(MIN_BLOCK, -(-S // blocks))
     starts = list(range(0, S, size))
     if len(starts) > 1 and S - starts[-1] < MIN_BLOCK:
         starts.pop()  # the short last block joins the one before
     if len(starts) == 1:
         return simulate_policy(problem, target, ship_tonight, demand)
-    ends = starts[1:] + [S]
+    # every figure is (S,) but the series_ ones, (S, I, J); the on-hand path is kept (I, N, T, S)
+    out = {f.name: np.empty((S, I, J) if f.name.startswith("series_") else S) for f in fields(SimulationResult)
+           if f.name not in ("service_periods", "on_hand")}
+    path = np.empty((I, len(problem.network.nodes), T, S))
+
+    def replay(a, b):
+        part = simulate_policy(problem, target, ship_tonight, demand[a:b])
+        for name, array in out.items():
+            array[a:b] = getattr(part, name)
+        path[..., a:b] = np.moveaxis(part.on_hand, 0, 3)
+        return part.service_periods
+
     with ThreadPoolExecutor(threads) as pool:
-        parts = list(pool.map(lambda a, b: simulate_policy(problem, target, ship_tonight, demand[a:b]), starts, ends))
-    joined = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(SimulationResult)
-              if f.name not in ("service_periods", "on_hand")}
-    path = np.concatenate([np.moveaxis(p.on_hand, 0, 3) for p in parts], axis=3)  # (I, N, T, S)
-    return SimulationResult(**joined, service_periods=parts[0].service_periods, on_hand=np.moveaxis(path, 3, 0))
+        service_periods = list(pool.map(replay, starts, starts[1:] + [S]))[0]
+    return SimulationResult(**out, service_periods=service_periods, on_hand=np.moveaxis(path, 3, 0))
 
 
 def _room(problem: Problem, arrivals, on_hand, T):
