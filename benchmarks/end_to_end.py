@@ -56,7 +56,8 @@ def write_catalogue(folder: Path, items, dcs, stores_per_dc, days, seed=0) -> tu
     return stores, float((level.sum(axis=1) * price * 0.7).sum())
 
 
-def write_config(folder: Path, stores, dcs, periods, scenarios, train_periods, iterations, budget, gap) -> Path:
+def write_config(folder: Path, stores, dcs, periods, scenarios, train_periods, iterations, budget,
+                 evaluation_scenarios=200, gap=1e-4) -> Path:
     nodes = [{"id": "SUP", "kind": "supplier"}] + [{"id": f"DC{d}", "kind": "dc", "holding_factor": 0.8}
                                                  for d in range(dcs)]
     nodes += [{"id": s, "kind": "store"} for s in stores]
@@ -73,7 +74,7 @@ def write_config(folder: Path, stores, dcs, periods, scenarios, train_periods, i
         "shortage": "lost_sales",
         "scenarios": {"count": scenarios, "seed": 1, "method": "lhs"},
         "constraints": {"service": {"fill_rate": 0.95}, "capital": {"budget": round(budget, 2)}},
-        "evaluation": {"scenarios": 200, "replications": 0},
+        "evaluation": {"scenarios": evaluation_scenarios, "replications": 0},
         "solver": {"decompose": "on", "time_limit": 3600, "decompose_gap": gap},
     }
     path = folder / "config.yaml"
@@ -99,7 +100,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     stores, daily_value = write_catalogue(folder, a.items, a.dcs, a.stores_per_dc, a.days)
     config = write_config(folder, stores, a.dcs, a.periods, a.scenarios, a.train_periods, a.iterations,
-                          a.budget_days * daily_value, a.gap)
+                          a.budget_days * daily_value, gap=a.gap)
     t1 = time.perf_counter()
     plan = run(config, out=folder / "plan", workers=a.workers)
     t2 = time.perf_counter()

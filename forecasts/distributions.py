@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .discrete_quantiles import discrete_ppf
+
 __all__ = ["FAMILIES", "DistributionTable", "QUANTILE_LEVELS"]
 
 #: Parameters each family takes, in order.
@@ -110,6 +112,17 @@ def _shifted_lognormal_mean(params: pd.DataFrame) -> np.ndarray:
     with np.errstate(divide="ignore"):
         d1 = (mu - np.log(c) + sigma**2) / sigma
     return mean_x * stats.norm.cdf(d1) - c * stats.norm.cdf(d1 - sigma)
+
+
+def _parametric_ppf(family: str, params: pd.DataFrame, u: np.ndarray) -> np.ndarray:
+    """Quantiles (S, rows) of uniforms ``u`` under the rows ``params`` of one parametric family."""
+    if family in ("poisson", "negative_binomial"):  # one CDF table per row, not a root per value
+        arrays = {name: params[name].to_numpy(float) for name in FAMILIES[family]}
+        return discrete_ppf(family, arrays, u, lambda rows, values: _frozen(family, params.iloc[rows]).ppf(values))
+    out = _frozen(family, params).ppf(u)
+    if family == "shifted_lognormal":
+        out -= params["shift"].to_numpy(float)
+    return out
 
 
 @dataclass(frozen=True)
@@ -200,11 +213,11 @@ class DistributionTable:
             if family == "empirical":
                 for j, values in zip(idx, part["values"]):
                     out[:, j] = np.quantile(np.asarray(values, float), u[:, j], method="inverted_cdf")
+            elif len(idx) == u.shape[1]:  # the whole table: no copy of u
+                out = _parametric_ppf(family, part, u)
             else:
-                out[:, idx] = _frozen(family, part).ppf(u[:, idx])
-                if family == "shifted_lognormal":
-                    out[:, idx] -= part["shift"].to_numpy(float)
-        return np.maximum(out, 0.0)
+                out[:, idx] = _parametric_ppf(family, part, u[:, idx])
+        return np.maximum(out, 0.0, out=out)
 
     def mean(self) -> np.ndarray:
         """Expected demand per row (normal rows: mean of the demand cut at 0)."""

@@ -283,6 +283,20 @@ class _SalesStats:
             return np.where(ok & (n > 0), total / n, np.nan)
 
 
+def _trailing_max(a: np.ndarray, width: int) -> np.ndarray:
+    """Max of each row's last ``width`` values up to every column, NaN ignored (NaN if all are):
+    pandas' ``rolling(width, min_periods=1).max()`` along rows, by doubling windows (``fmax`` of
+    two overlapping windows of a power of two), without a call per row."""
+    out, span = a.copy(), 1
+    while 2 * span <= width:
+        out[:, span:] = np.fmax(out[:, span:], out[:, :-span])  # window of 2 * span
+        span *= 2
+    rest = width - span  # two windows of ``span`` overlapping: ``width`` in all
+    if rest:
+        out[:, rest:] = np.fmax(out[:, rest:], out[:, :-rest])
+    return out
+
+
 def origin_features(
     panel: Panel,
     s: np.ndarray,
@@ -342,9 +356,7 @@ def origin_features(
             now = known[s, o]
             f[c] = now
             if c == "price":
-                roll_max = (
-                    pd.DataFrame(known.T).rolling(YEAR, min_periods=1).max().to_numpy().T
-                )
+                roll_max = _trailing_max(known, YEAR)
                 f["price_over_year_max"] = now / roll_max[s, o]
                 before = stats._gather(known, s, o - 28)
                 f["price_over_28_ago"] = now / before

@@ -25,6 +25,7 @@ from .distributions import DistributionTable
 from .family_selection import AUTO, fit_auto
 from .history import KEYS, read_calendar, validate_history
 from .ngboost_model import NGBoostForecaster
+from .row_threads import set_threads
 
 __all__ = ["GroupedForecaster", "family_per_group", "fit_group", "split_by"]
 
@@ -147,7 +148,9 @@ class GroupedForecaster:
             # threads (the histogram kernel) can hang.
             context = multiprocessing.get_context("spawn")
             workers = min(self.n_jobs, len(groups))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            # each process one thread: the processes already fill the cores
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=set_threads,
+                                     initargs=(1,)) as pool:
                 futures = [
                     pool.submit(fit_group, params[g], parts[g], origin, calendar) for g in groups
                 ]

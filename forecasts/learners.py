@@ -26,14 +26,16 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from .row_threads import by_ranges
+
 __all__ = ["BinnedTreeRegressor", "QuantileBinner"]
 
 N_BINS = 256
 MISSING_BIN = N_BINS - 1
 
 
-def _codes_at(X: np.ndarray, feature: np.ndarray) -> np.ndarray:
-    """``X[i, feature[i]]`` for every row ``i``: one ``take`` from the flat buffer.
+def _codes_at(X: np.ndarray, feature: np.ndarray, start: int = 0) -> np.ndarray:
+    """``X[start + i, feature[i]]`` for ``i < len(feature)``: one ``take`` from the flat buffer.
 
     ``X`` is ``uint8`` (strides in bytes are strides in elements), C- or
     F-contiguous; anything else is copied to C order first.
@@ -42,7 +44,7 @@ def _codes_at(X: np.ndarray, feature: np.ndarray) -> np.ndarray:
         X = np.ascontiguousarray(X)
     row_stride, col_stride = X.strides
     flat_index = feature * col_stride
-    flat_index += np.arange(0, X.shape[0] * row_stride, row_stride)
+    flat_index += np.arange(start * row_stride, (start + len(feature)) * row_stride, row_stride)
     return np.take(X.ravel(order="K"), flat_index)
 
 
@@ -254,14 +256,14 @@ class BinnedTreeRegressor(RegressorMixin, BaseEstimator):
         self.features_, self.thresholds_, self.values_ = features, thresholds, values
         return self
 
-    def apply(self, X) -> np.ndarray:
-        """Leaf index (0..2**max_depth-1) of every row."""
+    def apply(self, X, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Leaf index (0..2**max_depth-1) of every row (of rows ``start..stop-1``)."""
         X = np.asarray(X)
-        node = np.zeros(X.shape[0], dtype=np.intp)
+        node = np.zeros((X.shape[0] if stop is None else stop) - start, dtype=np.intp)
         for depth in range(self.max_depth):
             first = 2**depth - 1
             node = 2 * node + (
-                _codes_at(X, self.features_[first + node]) > self.thresholds_[first + node]
+                _codes_at(X, self.features_[first + node], start) > self.thresholds_[first + node]
             )
         return node
 
@@ -271,4 +273,7 @@ class BinnedTreeRegressor(RegressorMixin, BaseEstimator):
                 "This BinnedTreeRegressor instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
             )
-        return self.values_[self.apply(X)]
+        X = np.asarray(X)
+        if not (X.flags.c_contiguous or X.flags.f_contiguous):
+            X = np.ascontiguousarray(X)  # once, not in every block
+        return by_ranges(lambda a, b: self.values_[self.apply(X, a, b)], X.shape[0])

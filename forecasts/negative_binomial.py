@@ -44,7 +44,8 @@ from ngboost.distns.distn import RegressionDistn
 from ngboost.scores import LogScore
 from scipy import special, stats
 
-from .closed_form import DiagonalFisher
+from .closed_form import DiagonalFisher, _log_factorial
+from .row_threads import by_rows
 
 __all__ = ["NegativeBinomial", "NegativeBinomialLogScore", "nb_fisher_dispersion"]
 
@@ -97,6 +98,26 @@ def nb_fisher_dispersion(
     return np.maximum(out, 1e-12).reshape(shape)
 
 
+def _logpmf(y, k, logk, logmu, log_y_factorial):
+    log_k_plus_mu = np.logaddexp(logk, logmu)
+    return (
+        special.gammaln(y + k)
+        - special.gammaln(k)
+        - log_y_factorial
+        + k * (logk - log_k_plus_mu)
+        + y * (logmu - log_k_plus_mu)
+    )
+
+
+def _d_score(y, mu, k):
+    D = np.empty((len(y), 2))
+    D[:, 0] = k * (mu - y) / (k + mu)
+    D[:, 1] = -k * (
+        special.digamma(y + k) - special.digamma(k) + np.log(k / (k + mu)) + (mu - y) / (k + mu)
+    )
+    return D
+
+
 class NegativeBinomialLogScore(DiagonalFisher, LogScore):
     """Log score of :class:`NegativeBinomial` with analytic gradient and Fisher information."""
 
@@ -104,14 +125,7 @@ class NegativeBinomialLogScore(DiagonalFisher, LogScore):
         return -self.logpmf(Y)
 
     def d_score(self, Y):
-        y = np.asarray(Y, dtype=float)
-        mu, k = self.mu, self.k
-        D = np.empty((len(y), 2))
-        D[:, 0] = k * (mu - y) / (k + mu)
-        D[:, 1] = -k * (
-            special.digamma(y + k) - special.digamma(k) + np.log(k / (k + mu)) + (mu - y) / (k + mu)
-        )
-        return D
+        return by_rows(_d_score, np.asarray(Y, dtype=float), self.mu, self.k)
 
     #: Floor on the Fisher information of log k (see :meth:`metric`).
     fisher_floor = 1e-2
@@ -126,7 +140,7 @@ class NegativeBinomialLogScore(DiagonalFisher, LogScore):
         """
         return np.column_stack([
             self.mu * self.k / (self.k + self.mu),
-            np.maximum(nb_fisher_dispersion(self.mu, self.k), self.fisher_floor),
+            np.maximum(by_rows(nb_fisher_dispersion, self.mu, self.k), self.fisher_floor),
         ])
 
 
@@ -154,17 +168,9 @@ class NegativeBinomial(RegressionDistn):
         self.k = np.exp(self.logk)
 
     def logpmf(self, Y):
-        """Log probability of counts ``Y`` (vectorised over rows)."""
+        """Log probability of counts ``Y`` (vectorised over rows; ``log y!`` kept for the same ``Y``)."""
         y = np.asarray(Y, dtype=float)
-        k = self.k
-        log_k_plus_mu = np.logaddexp(self.logk, self.logmu)
-        return (
-            special.gammaln(y + k)
-            - special.gammaln(k)
-            - special.gammaln(y + 1.0)
-            + k * (self.logk - log_k_plus_mu)
-            + y * (self.logmu - log_k_plus_mu)
-        )
+        return by_rows(_logpmf, y, self.k, self.logk, self.logmu, _log_factorial(Y))
 
     @property
     def dist(self):

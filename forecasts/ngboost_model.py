@@ -84,6 +84,7 @@ import pandas as pd
 from ngboost.distns import Gamma
 from ngboost.scores import LogScore
 
+from . import row_threads
 from .booster import FastNGBRegressor
 from .closed_form import FastLogNormal, FastNormal, FastPoisson
 from .distributions import DistributionTable
@@ -322,6 +323,7 @@ class NGBoostForecaster:
             minibatch_frac=self.minibatch_frac,
             verbose=False,
             random_state=self.random_state,
+            n_jobs=row_threads.THREADS,  # a parameter's tree per thread: the same trees (ngboost seeds them first)
         )
         self.model_.fit(codes, y)
         keep = np.random.default_rng(self.random_state).choice(

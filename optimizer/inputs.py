@@ -290,7 +290,8 @@ def prepare(config: Config, config_file, history: pd.DataFrame | None = None) ->
         items = tuple(i.id for i in config.items)
 
     I, N, J = len(items), len(net.nodes), len(stores)
-    check_size(config.scenarios.count, I, N, config.periods, config_file)
+    check_size(config.scenarios.count, I, N, config.periods, config_file,
+               item_workers=config.solver.workers if config.solver.decompose == "on" else 0)
     derived = (
         _economics_from_history(config, config_file, history, [i for i in items if not _priced(config, i)], as_of)
         if history is not None and config.economics is not None
@@ -319,7 +320,8 @@ def prepare(config: Config, config_file, history: pd.DataFrame | None = None) ->
     else:
         window = history[history["date"] > as_of - pd.Timedelta(days=RECENT_PERIODS)]
         mean = window.groupby(["item", "location"])["quantity"].mean()
-        recent = np.array([[mean.get((i, s), 0.0) for s in stores] for i in items])
+        every = pd.MultiIndex.from_product([items, stores], names=["item", "location"])
+        recent = mean.reindex(every, fill_value=0.0).to_numpy(float).reshape(len(items), len(stores))
     check_costs(holding, short, net.lane_cost, items, net.nodes, config_file)
     factor = demand_factors(config, config_file, items, stores, history)
     return Inputs(net, items, stores, history, calendar, demand_table, as_of, unit, holding, short, recent, data_files,

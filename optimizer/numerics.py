@@ -18,7 +18,10 @@ is not:
 * **Size**: a model of ``S x I x N x T`` cells needs about
   :data:`BYTES_PER_CELL` bytes (measured: 240,000 cells, 2.0 GB peak; the bundled
   M5 run, 203,840 cells, 1.66 GB against 1.75 estimated); one that
-  would not fit in the machine's memory is refused before it is built.
+  would not fit in the machine's memory is refused before it is built. The
+  decomposed solve (``solver.decompose: on``) never builds it: it needs
+  :data:`BYTES_PER_CELL_DECOMPOSED` per cell (scenario arrays, the replay,
+  the item data its workers keep) plus one item's model per worker.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import numpy as np
 
 from optimizer.errors import InputError, ResourceError
 
-__all__ = ["BYTES_PER_CELL", "COST_RANGE", "QUANTITY_LIMIT", "check_costs", "check_demand", "check_size"]
+__all__ = ["BYTES_PER_CELL", "BYTES_PER_CELL_DECOMPOSED", "COST_RANGE", "QUANTITY_LIMIT", "check_costs", "check_demand", "check_size"]
 
 #: Largest quantity (units per item x node x period) the plan is computed with.
 QUANTITY_LIMIT = 1e8
@@ -37,6 +40,10 @@ QUANTITY_LIMIT = 1e8
 COST_RANGE = 1e6
 #: Peak memory per scenario x item x stock point x period cell of the model.
 BYTES_PER_CELL = 8_600
+#: Peak memory per cell of the decomposed solve, all processes, besides one item model per worker
+#: (measured: the main process's stages 108 bytes per cell at 1,000 items, ``benchmarks/stages.py``;
+#: the item data workers keep, 133; rounded up).
+BYTES_PER_CELL_DECOMPOSED = 400
 
 
 def check_demand(demand: np.ndarray, items, stores, source: str, key: str) -> None:
@@ -92,13 +99,21 @@ def _physical_memory() -> int | None:
         return None
 
 
-def check_size(scenarios: int, items: int, nodes: int, periods: int, file: str) -> None:
-    """Refuse a model whose estimated memory exceeds the machine's (exit code 5)."""
+def check_size(scenarios: int, items: int, nodes: int, periods: int, file: str, *, item_workers: int = 0) -> None:
+    """Refuse a model whose estimated memory exceeds the machine's (exit code 5).
+
+    ``item_workers``: processes of the decomposed solve, each holding one item's model at a
+    time (0: the whole model is built).
+    """
     cells = scenarios * items * nodes * periods
-    need, have = cells * BYTES_PER_CELL, _physical_memory()
+    need = cells * BYTES_PER_CELL
+    if item_workers:
+        need = cells * BYTES_PER_CELL_DECOMPOSED + item_workers * (cells // max(items, 1)) * BYTES_PER_CELL
+    have = _physical_memory()
     if have is not None and need > have:
         raise ResourceError(
             f"{file}: the model has {scenarios:,} scenarios x {items:,} items x {nodes:,} stock points x "
             f"{periods:,} periods = {cells:,} cells, about {need / 2**30:,.0f} GiB, more than this machine's "
             f"{have / 2**30:,.0f} GiB; lower scenarios.count or periods"
+            + ("" if item_workers else ", or set solver.decompose: on (item by item, never the whole model)")
         )

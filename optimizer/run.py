@@ -28,7 +28,7 @@ from optimizer.plan import Plan, assemble_plan, capital_and_fill, plan_figures
 from optimizer.progress import Progress
 from optimizer.sample_size import scenarios_for_gap
 from optimizer.report import forecast_frame, recent_sales, render_report
-from optimizer.simulate import simulate_policy, stock_percentiles, summarise
+from optimizer.simulate import simulate_in_blocks, simulate_policy, stock_percentiles, summarise
 from optimizer.solver import SolveStatus, solve_pyomo
 from optimizer.whatif import scale_demand
 from scenarios import sample_scenarios
@@ -88,9 +88,16 @@ def forecast_demand(config: Config, inputs: Inputs, seed: int):
 
 def scenario_demand(inputs: Inputs, scenario_set) -> np.ndarray:
     """Scenario demand (S, I, J) in the model's item and store order."""
-    loc = [scenario_set.locations.index(s) for s in inputs.stores]
-    itm = [scenario_set.items.index(i) for i in inputs.items]
-    return scenario_set.demand[:, itm][:, :, loc]
+    loc, itm = _positions(scenario_set.locations, inputs.stores), _positions(scenario_set.items, inputs.items)
+    if loc == list(range(len(scenario_set.locations))) and itm == list(range(len(scenario_set.items))):
+        return scenario_set.demand  # already in the model's order: no copy
+    return np.ascontiguousarray(scenario_set.demand[:, np.asarray(itm)[:, None], np.asarray(loc)[None, :]])
+
+
+def _positions(ids, wanted) -> list[int]:
+    """Position of each of ``wanted`` in ``ids`` (KeyError if one is missing)."""
+    pos = {x: k for k, x in enumerate(ids)}
+    return [pos[x] for x in wanted]
 
 
 def make_problem(config: Config, inputs: Inputs, scenario_set, on_hand, pipeline) -> Problem:
@@ -201,7 +208,8 @@ def evaluate(problem: Problem, figures, table, config: Config, inputs: Inputs, s
     ev, sc = config.evaluation, config.scenarios
     target, ship0 = figures.target, figures.ship0
     fresh = sample_scenarios(table, ev.scenarios, seed=seed + ev.seed_offset, method=sc.method)
-    replay = simulate_policy(problem, target, ship0, scenario_demand(inputs, fresh))
+    replay = simulate_in_blocks(problem, target, ship0, scenario_demand(inputs, fresh))
+    del fresh
     out = summarise(replay)
     out["seed"] = seed + ev.seed_offset
     if ev.replications:

@@ -27,14 +27,18 @@ cost (exactly with backorders; a test holds the two to that).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
 from optimizer.model import Problem
 
-__all__ = ["SimulationResult", "simulate_policy", "summarise", "stock_percentiles"]
+__all__ = ["SimulationResult", "simulate_policy", "simulate_in_blocks", "summarise", "stock_percentiles"]
+
+#: Fewest scenarios in a block of :func:`simulate_in_blocks`.
+MIN_BLOCK = 32
 
 
 @dataclass
@@ -105,7 +109,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
     series_short = np.zeros((I, J, S))
     series_dem = np.zeros((I, J, S))
     series_out = np.zeros((I, J, S))
-    path = np.empty((S, I, N, T))
+    path = np.empty((I, N, T, S))  # scenarios last: the percentiles partition along them
     service = np.arange(T)[None, :] >= net.lead_time[stores][:, None]  # (J, T)
     store_sub = sub[:, stores].astype(float)  # (N, J)
 
@@ -169,7 +173,7 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
                 series_short[:, j] += short
                 series_dem[:, j] += d
                 series_out[:, j] += short > 1e-9
-        path[:, :, :, t] = np.transpose(on_hand, (2, 0, 1))
+        path[:, :, t] = on_hand
         held = np.maximum(on_hand, 0.0)
         holding += np.einsum("ins,in->s", held, problem.holding_cost)
         capital += np.einsum("ins,i->s", held + transit[:, :, :, t], problem.unit_cost) / T
@@ -190,16 +194,55 @@ def simulate_policy(problem: Problem, target: np.ndarray, ship_tonight: np.ndarr
         series_demand=np.transpose(series_dem, (2, 0, 1)),
         series_stockouts=np.transpose(series_out, (2, 0, 1)),
         service_periods=service.sum(axis=1),
-        on_hand=path,
+        on_hand=np.moveaxis(path, 3, 0),
     )
+
+
+def simulate_in_blocks(problem: Problem, target: np.ndarray, ship_tonight: np.ndarray, demand: np.ndarray, *,
+                       threads: int = 2, blocks: int = 8) -> SimulationResult:
+    """:func:`simulate_policy` on ``blocks`` blocks of scenarios, ``threads`` at a time: the same result.
+
+    A scenario's replay depends only on its own demand, so each block is
+    replayed on its own and its figures are copied into the result's arrays
+    as it finishes: besides the result, memory holds the working arrays of
+    ``threads`` blocks, and NumPy's loops (which release the GIL) run on
+    ``threads`` cores. Blocks have at least :data:`MIN_BLOCK` scenarios, so
+    every array keeps a real scenario axis and each scenario's figures come
+    out to the same bits as from one call (``tests/test_scale_equivalence.py``).
+    """
+    S, I, J, T = demand.shape
+    size = max(MIN_BLOCK, -(-S // blocks))
+    starts = list(range(0, S, size))
+    if len(starts) > 1 and S - starts[-1] < MIN_BLOCK:
+        starts.pop()  # the short last block joins the one before
+    if len(starts) == 1:
+        return simulate_policy(problem, target, ship_tonight, demand)
+    # every figure is (S,) but the series_ ones, (S, I, J); the on-hand path is kept (I, N, T, S)
+    out = {f.name: np.empty((S, I, J) if f.name.startswith("series_") else S) for f in fields(SimulationResult)
+           if f.name not in ("service_periods", "on_hand")}
+    path = np.empty((I, len(problem.network.nodes), T, S))
+
+    def replay(a, b):
+        part = simulate_policy(problem, target, ship_tonight, demand[a:b])
+        for name, array in out.items():
+            array[a:b] = getattr(part, name)
+        path[..., a:b] = np.moveaxis(part.on_hand, 0, 3)
+        return part.service_periods
+
+    with ThreadPoolExecutor(threads) as pool:
+        service_periods = list(pool.map(replay, starts, starts[1:] + [S]))[0]
+    return SimulationResult(**out, service_periods=service_periods, on_hand=np.moveaxis(path, 3, 0))
 
 
 def _room(problem: Problem, arrivals, on_hand, T):
     """``room(n, t, due)``: the fraction (S,) of ``due`` (I, S) that the capacities into ``n`` let ship in ``t``."""
     net = problem.network
     caps = net.capacities()
+    capped = np.isfinite(np.vstack(list(caps.values()))).any(axis=0)
 
     def room(n, t, due):
+        if not capped[n]:  # no capacity into n: all of it (what the rows below give with infinite ones)
+            return np.ones(due.shape[1])
         L = int(net.lead_time[n])
         free = np.full(due.shape[1], caps["lane"][n])
         if t + L < T:  # arrivals beyond the horizon meet no capacity row

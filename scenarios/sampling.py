@@ -136,7 +136,12 @@ def sample_scenarios(
         z = copula.correlate(z, locations)
         u = np.clip(stats.norm.cdf(z[:, i, l, t]), _EPS, 1.0 - _EPS)
     values = table.ppf(u)  # (S, rows)
-    demand = np.zeros((int(count), len(items), len(locations), T))
-    demand[:, i, l, t] = values
+    del u
+    shape = (int(count), len(items), len(locations), T)
+    if np.array_equal((i * len(locations) + l) * T + t, np.arange(len(frame))):  # rows in the array's order
+        demand = values.reshape(shape)
+    else:
+        demand = np.zeros(shape)
+        demand[:, i, l, t] = values
     probability = np.full(int(count), 1.0 / int(count))
     return ScenarioSet(demand, probability, items, locations)
