@@ -19,6 +19,9 @@ Shrinkage towards independence (:meth:`GaussianCopula.scaled`):
 :math:`R(\\lambda) = \\lambda R + (1 - \\lambda) I`, the scale of each matrix chosen
 on the earlier origins' lead-time sums (:mod:`scenarios.sum_calibration`).
 
+A t copula (heavy-tailed sums, :mod:`scenarios.t_copula`) is a subclass with a
+degrees-of-freedom field; :func:`load_copula` reads either.
+
 Sampling: independent standard normals (from the run's LHS, Sobol or Monte
 Carlo uniforms) are multiplied by the Cholesky factors,
 :math:`Z = A_L \\, E \\, A_T^\\top`, and mapped back with :math:`\\Phi`; the
