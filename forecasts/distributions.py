@@ -57,6 +57,21 @@ QUANTILE_LEVELS = (0.005, 0.025, 0.165, 0.25, 0.5, 0.75, 0.835, 0.975, 0.995)
 _KEYS = ("item", "location", "period")
 
 
+def _empirical_ppf(values: pd.Series, u: np.ndarray) -> np.ndarray:
+    """Inverted-CDF quantiles of each row's sample values at ``u`` (n_samples, rows).
+
+    Sorted values :math:`x_{(1)} \\le ... \\le x_{(m)}` give :math:`x_{(\\lceil u m \\rceil)}`;
+    rows with samples of one size are looked up at once.
+    """
+    sizes = values.map(len).to_numpy()
+    if len(sizes) and (sizes == sizes[0]).all():
+        x = np.sort(np.stack(values.to_numpy()).astype(float), axis=1)  # (rows, m)
+        k = np.clip(np.ceil(u * sizes[0]).astype(int) - 1, 0, sizes[0] - 1)
+        return x[np.arange(x.shape[0]), k]
+    return np.stack([np.quantile(np.asarray(v, float), u[:, j], method="inverted_cdf")
+                     for j, v in enumerate(values)], axis=1)
+
+
 def _frozen(family: str, params: pd.DataFrame):
     """Vectorised scipy distribution for rows of one family."""
     if family == "normal":
@@ -211,8 +226,7 @@ class DistributionTable:
         for family, idx in self.frame.groupby("family", sort=True).indices.items():
             part = self.frame.iloc[idx]
             if family == "empirical":
-                for j, values in zip(idx, part["values"]):
-                    out[:, j] = np.quantile(np.asarray(values, float), u[:, j], method="inverted_cdf")
+                out[:, idx] = _empirical_ppf(part["values"], u[:, idx])
             elif len(idx) == u.shape[1]:  # the whole table: no copy of u
                 out = _parametric_ppf(family, part, u)
             else:
@@ -235,6 +249,19 @@ class DistributionTable:
             else:
                 out[idx] = _frozen(family, part).mean()
         return out
+
+    def empirical(self, levels) -> DistributionTable:
+        """The table as ``empirical`` rows: each row's quantiles at ``levels`` (sorted), equally likely.
+
+        At the midpoint levels :math:`(k - 1/2)/m` this is the :math:`m`-point
+        equal-probability discretisation of every row, whose ``ppf`` is a lookup.
+        """
+        levels = np.asarray(levels, float)
+        values = self.ppf(np.broadcast_to(levels[:, None], (len(levels), len(self.frame))))
+        frame = self.frame[list(_KEYS)].copy()
+        frame["family"] = "empirical"
+        frame["values"] = list(np.sort(values, axis=0).T)
+        return DistributionTable(frame)
 
     def quantiles(self, levels=QUANTILE_LEVELS) -> pd.DataFrame:
         """Keys, mean and one ``q<level>`` column per level (for reports and backtests)."""

@@ -8,9 +8,11 @@ For every origin :math:`o_1 < ... < o_K` each model is fitted on the sales up to
 * aggregated scores (item x DC days, weekly sums, lead-time sums over 7 and
   :math:`H` days, at item x store and item x DC) from sample paths of the table,
   drawn independently and through a Gaussian copula fitted to the model's PITs
-  at the earlier origins only (:mod:`scenarios.copula`), its correlations then
-  scaled to calibrate the earlier origins' 7- and :math:`H`-day sums
-  (:mod:`scenarios.sum_calibration`; ``copula_fitted`` is the copula before);
+  at the earlier origins only (:mod:`scenarios.copula`), its tails (a t copula's
+  :math:`\\nu`, :mod:`scenarios.t_copula`) and correlation scales then chosen to
+  calibrate the earlier origins' 7- and :math:`H`-day sums
+  (:mod:`scenarios.sum_calibration`; ``copula_fitted`` is the copula before,
+  ``copula_gaussian`` the scales chosen with the Gaussian copula only);
 * NGBoost's family is chosen by daily CRPS at the last origin but one, among
   ``families`` (per group of series with ``family_by``); if the PITs of the earlier origins miss a central interval by
   more than ``recalibrate_tolerance``, the last origin's forecast is recalibrated
@@ -25,6 +27,7 @@ so that the sums are calibrated for the marginals they are drawn from.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -36,7 +39,7 @@ from forecasts.distributions import QUANTILE_LEVELS, DistributionTable
 from forecasts.metrics import COVERAGE_LEVELS, coverage, crps_from_grid, midpoint_levels, score, spl_scale
 from scenarios.copula import fit_copula
 from scenarios.sampling import sample_scenarios
-from scenarios.sum_calibration import calibrate_copula
+from scenarios.sum_calibration import NUS, calibrate_copula
 
 __all__ = ["ModelForecast", "aggregate", "backtest", "recalibrated_table", "table_grids"]
 
@@ -67,14 +70,7 @@ def recalibrated_table(table: DistributionTable, pits: np.ndarray, m: int = N_LE
     """Table whose quantile at level u is the original's at the empirical PIT quantile of u."""
     pits = np.asarray(pits, float)
     pits = pits[np.isfinite(pits)]
-    u = midpoint_levels(m)
-    warped = np.clip(np.quantile(pits, u), 1e-6, 1 - 1e-6)
-    n = len(table.frame)
-    values = table.ppf(np.broadcast_to(warped[:, None], (m, n)))
-    frame = table.frame[["item", "location", "period"]].copy()
-    frame["family"] = "empirical"
-    frame["values"] = list(np.sort(values, axis=0).T)
-    return DistributionTable(frame)
+    return table.empirical(np.clip(np.quantile(pits, midpoint_levels(m)), 1e-6, 1 - 1e-6))
 
 
 def aggregate(paths: np.ndarray, groups: np.ndarray | None, block: int | None, horizon: int):
@@ -353,13 +349,14 @@ def backtest(
             fitted = fit_copula(np.concatenate([_pit_by_item(p, series0, locations) for p in earlier_pit]),
                                 locations)
             t0 = time.perf_counter()
-            copula = calibrate_copula(fitted, earlier, truth_at[: K - 1], sorted({min(7, horizon), horizon}),
-                                      gmat if groups else None, seed=seed)
+            gaussian, copula = (calibrate_copula(fitted, earlier, truth_at[: K - 1], sorted({min(7, horizon), horizon}),
+                                                 gmat if groups else None, nus=nus, seed=seed)
+                                for nus in ((math.inf,), NUS))
             timings[f"{name}_copula_calibration"] = time.perf_counter() - t0
-            variants.update(copula_fitted=fitted, copula=copula)
+            variants.update(copula_fitted=fitted, copula_gaussian=gaussian, copula=copula)
             entry["copula_calibration"] = copula.calibration
-            log(f"  {name} copula: time scale {copula.calibration['time_scale']:g}, "
-                f"location scale {copula.calibration['location_scale']:g}")
+            log(f"  {name} copula: nu {copula.calibration['nu'] or 'inf (Gaussian)'}, time scale "
+                f"{copula.calibration['time_scale']:g}, location scale {copula.calibration['location_scale']:g}")
         sampled = {}
         for variant, cop in variants.items():
             t0 = time.perf_counter()

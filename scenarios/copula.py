@@ -19,6 +19,9 @@ Shrinkage towards independence (:meth:`GaussianCopula.scaled`):
 :math:`R(\\lambda) = \\lambda R + (1 - \\lambda) I`, the scale of each matrix chosen
 on the earlier origins' lead-time sums (:mod:`scenarios.sum_calibration`).
 
+A t copula (heavy-tailed sums, :mod:`scenarios.t_copula`) is a subclass with a
+degrees-of-freedom field; :func:`load_copula` reads either.
+
 Sampling: independent standard normals (from the run's LHS, Sobol or Monte
 Carlo uniforms) are multiplied by the Cholesky factors,
 :math:`Z = A_L \\, E \\, A_T^\\top`, and mapped back with :math:`\\Phi`; the
@@ -28,7 +31,7 @@ marginals are untouched.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -81,8 +84,8 @@ class GaussianCopula:
         def shrink(c, lam):
             return lam * c + (1.0 - lam) * np.eye(len(c))
 
-        return GaussianCopula(self.locations, shrink(self.location_corr, location_scale),
-                              shrink(self.time_corr, time_scale))
+        return replace(self, location_corr=shrink(self.location_corr, location_scale),
+                       time_corr=shrink(self.time_corr, time_scale), calibration=None)
 
     def correlate(self, z: np.ndarray, locations) -> np.ndarray:
         """Apply the copula to independent normals ``z`` of shape (S, I, L', T).
@@ -103,27 +106,31 @@ class GaussianCopula:
         a_l = np.linalg.cholesky(r_l)
         return np.einsum("lk,sikt,ut->silu", a_l, z, a_t)
 
+    def _json_fields(self) -> dict:
+        return {
+            "kind": "gaussian_copula",
+            "locations": list(self.locations),
+            "location_corr": np.round(self.location_corr, 6).tolist(),
+            "time_corr": np.round(self.time_corr, 6).tolist(),
+            **({"calibration": self.calibration} if self.calibration else {}),
+        }
+
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "kind": "gaussian_copula",
-                "locations": list(self.locations),
-                "location_corr": np.round(self.location_corr, 6).tolist(),
-                "time_corr": np.round(self.time_corr, 6).tolist(),
-                **({"calibration": self.calibration} if self.calibration else {}),
-            },
-            indent=1,
-        )
+        return json.dumps(self._json_fields(), indent=1)
 
 
 def load_copula(path) -> GaussianCopula:
-    """Read a copula written by :meth:`GaussianCopula.to_json` (``echelon forecast --backtest``)."""
+    """Read a copula written by ``to_json`` (``echelon forecast --backtest``): Gaussian or t (with ``nu``)."""
+    from .t_copula import StudentTCopula
+
     raw = json.loads(Path(path).read_text())
-    if raw.get("kind") != "gaussian_copula":
-        raise ValueError(f"{path} is not a copula file (kind={raw.get('kind')!r})")
-    return GaussianCopula(
+    kinds = {"gaussian_copula": GaussianCopula, "student_t_copula": StudentTCopula}
+    if raw.get("kind") not in kinds:
+        raise ValueError(f"{path} is not a copula file (kind={raw.get('kind')!r}; expected one of {list(kinds)})")
+    extra = {"nu": float(raw["nu"])} if raw["kind"] == "student_t_copula" else {}
+    return kinds[raw["kind"]](
         tuple(raw["locations"]), np.asarray(raw["location_corr"]), np.asarray(raw["time_corr"]),
-        raw.get("calibration"),
+        raw.get("calibration"), **extra,
     )
 
 

@@ -1,5 +1,7 @@
 """Calibration of lead-time sums (issue 3): the copula's correlations scaled on earlier origins only."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,7 +35,7 @@ def setup():
     # fitted correlations twice the true ones (0.5 vs 0.2 over periods, 0.6 vs 0.3 over stores)
     fitted = GaussianCopula(tuple(LOCS), _equi(0.6, len(LOCS)), _equi(0.5, T))
     calibrated = calibrate_copula(fitted, [table], [_demand(0.2, 0.3, seed=1)], (7, T), groups,
-                                  n_samples=200, seed=3)
+                                  nus=(math.inf, 3.0), n_samples=200, seed=3)
     return table, groups, fitted, calibrated
 
 
@@ -42,6 +44,7 @@ def test_scales_recover_the_true_correlation(setup):
     # sum variance h + h (h - 1) lambda rho_fit is right at lambda = 0.2 / 0.5 = 0.4, and 0.3 / 0.6 = 0.5
     assert calibrated.calibration["time_scale"] == pytest.approx(0.4, abs=0.2)
     assert calibrated.calibration["location_scale"] == pytest.approx(0.5, abs=0.2)
+    assert calibrated.calibration["nu"] is None  # Gaussian sums: heavy tails not chosen
     assert calibrated.time_corr[0, 1] == pytest.approx(0.5 * calibrated.calibration["time_scale"])
     np.testing.assert_allclose(np.diag(calibrated.time_corr), 1.0)
 
@@ -98,6 +101,7 @@ def test_backtest_copula_never_sees_the_scored_window():
     np.testing.assert_array_equal(a1["copula"].time_corr, a2["copula"].time_corr)
     np.testing.assert_array_equal(a1["copula"].location_corr, a2["copula"].location_corr)
     assert m1["models"]["ngboost"]["copula_calibration"]["origins"] == 2
+    assert "3/0.6" in a1["copula"].calibration["deviation_by_nu_and_time_scale"]  # tails chosen there too
 
 
 def test_run_reads_the_calibrated_copula_through_scenarios_copula(tmp_path):
