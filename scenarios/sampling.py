@@ -87,16 +87,41 @@ class ScenarioSet:
         )
 
 
+#: Dimensions whose Latin-hypercube strata are drawn and combined at once.
+_LHS_BLOCK = 65_536
+
+
+def _latin_hypercube(count: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """``LatinHypercube(d=dim).random(count)`` of the engine whose generator is ``rng``, the same
+    numbers, in blocks of dimensions.
+
+    scipy draws the jitters ``U`` (count, dim), then one shuffled stratum order
+    ``P_k = 1..count`` per dimension ``k`` in turn, and returns ``(P - U) / count``,
+    holding ``P`` as int64 and the difference besides ``U``: four arrays of the
+    full size. Here the same draws, in the same order, are combined into ``U``
+    a block of dimensions at a time (``tests/test_scale_equivalence.py``).
+    """
+    u = rng.uniform(size=(count, dim))
+    for start in range(0, dim, _LHS_BLOCK):
+        stop = min(start + _LHS_BLOCK, dim)
+        perms = np.tile(np.arange(1, count + 1), (stop - start, 1))
+        for row in perms:
+            rng.shuffle(row)
+        u[:, start:stop] = (perms.T - u[:, start:stop]) / count
+    return u
+
+
 def _uniforms(count: int, dim: int, method: str, seed: int) -> np.ndarray:
     if method == "lhs":
-        u = qmc.LatinHypercube(d=dim, seed=np.random.default_rng(seed)).random(count)
+        # scipy's engine only for its generator (spawned from the seed's): the draws are made below
+        u = _latin_hypercube(count, dim, qmc.LatinHypercube(d=dim, seed=np.random.default_rng(seed)).rng)
     elif method == "sobol":
         u = qmc.Sobol(d=dim, scramble=True, seed=np.random.default_rng(seed)).random(count)
     elif method == "mc":
         u = np.stack([np.random.default_rng(seed + s).random(dim) for s in range(count)])
     else:
         raise ValueError(f"method={method!r} is not a sampling method; use one of {METHODS}")
-    return np.clip(u, _EPS, 1.0 - _EPS)
+    return np.clip(u, _EPS, 1.0 - _EPS, out=u)
 
 
 def sample_scenarios(

@@ -62,3 +62,16 @@ def test_replay_in_blocks_of_scenarios_is_the_whole_replay(shortage, storage):
         assert getattr(blocks, field.name).tobytes() == getattr(whole, field.name).tobytes(), field.name
     if storage is not None:
         assert whole.dc_rationed_periods.any()  # the capacity binds somewhere
+
+
+def test_latin_hypercube_in_blocks_is_scipys(monkeypatch):
+    """The scenario uniforms, drawn a block of dimensions at a time, are scipy's LatinHypercube's."""
+    from scipy.stats import qmc
+
+    from scenarios import sampling
+
+    monkeypatch.setattr(sampling, "_LHS_BLOCK", 7)
+    for count, dim, seed in ((1, 5, 0), (40, 23, 3), (13, 7, 11)):
+        expected = qmc.LatinHypercube(d=dim, seed=np.random.default_rng(seed)).random(count)
+        got = sampling._uniforms(count, dim, "lhs", seed)
+        assert got.tobytes() == np.clip(expected, sampling._EPS, 1 - sampling._EPS).tobytes()
