@@ -38,10 +38,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import dataclasses
 import os
 import pstats
-import resource
 import sys
 import tempfile
 import threading
