@@ -291,7 +291,7 @@ def prepare(config: Config, config_file, history: pd.DataFrame | None = None) ->
 
     I, N, J = len(items), len(net.nodes), len(stores)
     check_size(config.scenarios.count, I, N, config.periods, config_file,
-               item_workers=config.solver.workers if config.solver.decompose == "on" else 0)
+               item_workers=config.solver.workers if config.solver.decompose != "off" and I > 1 else 0)
     derived = (
         _economics_from_history(config, config_file, history, [i for i in items if not _priced(config, i)], as_of)
         if history is not None and config.economics is not None

@@ -99,11 +99,13 @@ def _physical_memory() -> int | None:
         return None
 
 
-def check_size(scenarios: int, items: int, nodes: int, periods: int, file: str, *, item_workers: int = 0) -> None:
+def check_size(scenarios: int, items: int, nodes: int, periods: int, file: str, *, item_workers: int = 0,
+               decomposable: bool = True) -> None:
     """Refuse a model whose estimated memory exceeds the machine's (exit code 5).
 
     ``item_workers``: processes of the decomposed solve, each holding one item's model at a
-    time (0: the whole model is built).
+    time (0: the whole model is built). ``decomposable``: whether the message may suggest
+    ``solver.decompose: on`` instead.
     """
     cells = scenarios * items * nodes * periods
     need = cells * BYTES_PER_CELL
@@ -115,5 +117,6 @@ def check_size(scenarios: int, items: int, nodes: int, periods: int, file: str, 
             f"{file}: the model has {scenarios:,} scenarios x {items:,} items x {nodes:,} stock points x "
             f"{periods:,} periods = {cells:,} cells, about {need / 2**30:,.0f} GiB, more than this machine's "
             f"{have / 2**30:,.0f} GiB; lower scenarios.count or periods"
-            + ("" if item_workers else ", or set solver.decompose: on (item by item, never the whole model)")
+            + ("" if item_workers or not decomposable
+               else ", or set solver.decompose: on (item by item, never the whole model)")
         )

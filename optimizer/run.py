@@ -22,7 +22,7 @@ from optimizer.engines import decomposition_options, make_engine
 from optimizer.errors import InfeasibleError, InputError, SolverError, TimeLimitError
 from optimizer.inputs import Inputs, initial_state, prepare
 from optimizer.model import Problem, build_model, tonight_purchase_value
-from optimizer.numerics import check_demand
+from optimizer.numerics import check_demand, check_size
 from optimizer.outputs import csv_bytes, manifest, package_versions, sha256_file, to_json, write_outputs
 from optimizer.plan import Plan, assemble_plan, capital_and_fill, plan_figures
 from optimizer.progress import Progress
@@ -137,8 +137,11 @@ def _rules(config: Config, inputs: Inputs) -> dict:
     return rules
 
 
-def solve_problem(problem: Problem, config: Config, solution: bool = False):
+def solve_problem(problem: Problem, config: Config, solution: bool = False, file="config"):
     """Solve the whole model, or item by item with priced linking rows (``solver.decompose``).
+
+    A whole model too large for the machine's memory is refused (exit code 5, ``file`` named):
+    the check before the forecast assumed the decomposition ``solver.decompose: auto`` may choose.
 
     Solved whole, the model is first tried without its two coupling rows.
 
@@ -155,6 +158,8 @@ def solve_problem(problem: Problem, config: Config, solution: bool = False):
     if _decomposes(problem, config):
         sol = solve_decomposed(problem, solution=solution, **decomposition_options(config.solver))
         return sol.built, sol
+    S, I, N, _, T = problem.shape
+    check_size(S, I, N, T, str(file), decomposable=not problem.beyond_decomposition())
     first = 0.0
     if coupled and checkable:
         t0 = time.perf_counter()
@@ -493,7 +498,7 @@ def solve_plan(config: Config, config_path, inputs: Inputs, table, period_dates,
     problem = dataclasses.replace(make_problem(config, inputs, scenario_set, on_hand, pipeline), **fixed)
     check_demand(problem.demand, inputs.items, inputs.stores, *_demand_source(config, config_path))
     progress.stage("solve")
-    built, sol = solve_problem(problem, config, solution)
+    built, sol = solve_problem(problem, config, solution, config_path)
     timings.update({k: v for k, v in sol.timings_s.items() if k not in ("extract", "templates")})  # templates: in build
     if sol.status == SolveStatus.INFEASIBLE:
         raise _diagnose(problem, config)
