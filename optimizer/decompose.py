@@ -24,13 +24,16 @@ the whole model (each item model is convex, so the mix is feasible), and
 one Pyomo model compiled into HiGHS, with each item's data swapped in
 (:mod:`optimizer.item_models`); each re-solve starts from the item's last
 basis. A round prices every item at the same prices, in parallel worker
-processes (:mod:`optimizer.workers`); with two linking rows the rounds number
-a few dozen. They stop once the Lagrangian bound proves the master within a
-relative ``gap`` of the optimum, and a large catalogue's first round is priced
-at the prices of a sample of its items rather than at zero. Each item model
-is itself solved as one model per root subtree (:mod:`optimizer.subtrees`). Each proposal keeps only the plan's figures, linear in its
-solution (:class:`~optimizer.plan.PlanFigures`), so the plan is the
-:math:`\theta`-mix of figures and the whole model is never built.
+processes (:mod:`optimizer.workers`). The rounds stop once the Lagrangian
+bound proves the master within a relative ``gap`` of the optimum (3 rounds
+for 1,000 items to a gap of 1e-4, ``benchmarks/README.md``); the master's
+prices are kept in a box that widens as needed (:func:`_column_generation`),
+and a large catalogue's first round is priced at the prices of a sample of
+its items rather than at zero. Each item model is itself solved as one model
+per root subtree (:mod:`optimizer.subtrees`). Each proposal keeps only the
+plan's figures, linear in its solution (:class:`~optimizer.plan.PlanFigures`),
+so the plan is the :math:`\theta`-mix of figures and the whole model is
+never built.
 
 Other rows that tie items are priced the same way, as a block of linking
 rows :math:`\sum_i A_i x_i \le b` with duals :math:`\nu \le 0`: capacities
@@ -278,15 +281,15 @@ def _column_generation(pool, problem, link_rhs, tol, max_rounds, time_limit, col
     (not proven optimal) after ``max_rounds`` or once ``time_limit`` has passed.
 
     The prices are kept in a box (the dual box of stabilised column generation, du Merle et
-    al. 1999, centred at zero): the capital and service rows' slacks cost :math:`M = (M_\lambda, M_\mu)`, so the master's prices
-    stay within :math:`[-M, 0]` instead of jumping to the phase-one price :data:`_BIG` when
-    the first proposals cannot meet a row, which sends every item to an extreme solution
-    its next solve must come back from (the most expensive round of a decomposition,
-    measured in ``benchmarks/README.md``). :math:`M` starts at twice the ``start`` prices
-    (or 1 per unit of capital and four times the highest shortage cost per unit short), and
-    is widened fourfold, up to :data:`_BIG`, whenever no proposal improves while a row's slack
-    is still used: the optimum with the slacks at zero is the whole model's, so the box
-    changes only the path, never the plan's optimality.
+    al. 1999, centred at zero): the capital and service rows' slacks cost
+    :math:`M = (M_\lambda, M_\mu)`, so the master's prices stay within :math:`[-M, 0]` instead
+    of jumping to the phase-one price :data:`_BIG` when the first proposals cannot meet a row,
+    which sends every item to an extreme solution its next solve must come back from (the
+    most expensive round of a decomposition, measured in ``benchmarks/README.md``). :math:`M`
+    starts at twice the ``start`` prices (or 1 per unit of capital and four times the highest
+    shortage cost per unit short), and is widened fourfold, up to :data:`_BIG`, whenever no
+    proposal improves while a row's slack is still used: the optimum with the slacks at zero
+    is the whole model's, so the box changes only the path, never the plan's optimality.
     """
     t1 = time.perf_counter()
     nu = np.zeros(len(link_rhs))
