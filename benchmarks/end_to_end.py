@@ -82,31 +82,43 @@ def write_config(folder: Path, stores, dcs, periods, scenarios, train_periods, i
     return path
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    network_arguments(p, items=100)
+def catalogue_arguments(p: argparse.ArgumentParser, items: int) -> None:
+    """The synthetic catalogue's options: network sizes, history, NGBoost, budget, --keep and --json."""
+    network_arguments(p, items=items)
     p.add_argument("--days", type=int, default=84, help="days of synthetic history")
     p.add_argument("--train-periods", type=int, default=28, help="days of each series NGBoost trains on")
     p.add_argument("--iterations", type=int, default=50, help="NGBoost boosting iterations")
     p.add_argument("--budget-days", type=float, default=7.0, help="capital budget in days of demand at cost")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--gap", type=float, default=1e-4, help="solver.decompose_gap: the rounds stop once the plan "
-                   "is proven within it of the optimum (the issue asks for 0.1%%)")
-    p.add_argument("--keep", default=None, help="folder for history, config and plan (default: a temporary one)")
+    p.add_argument("--keep", default=None, help="folder for history, config and outputs (default: a temporary one)")
     p.add_argument("--json", default=None)
-    a = p.parse_args(argv)
-    folder = Path(a.keep or tempfile.mkdtemp(prefix="echelon-e2e-"))
+
+
+def write_inputs(a: argparse.Namespace, prefix: str, **options) -> tuple[Path, list[str], Path, float]:
+    """Write the catalogue of :func:`catalogue_arguments`' options ``a`` and its config (``options``
+    passed to :func:`write_config`): (folder, store ids, config path, seconds taken)."""
+    folder = Path(a.keep or tempfile.mkdtemp(prefix=prefix))
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     stores, daily_value = write_catalogue(folder, a.items, a.dcs, a.stores_per_dc, a.days)
     config = write_config(folder, stores, a.dcs, a.periods, a.scenarios, a.train_periods, a.iterations,
-                          a.budget_days * daily_value, gap=a.gap)
+                          a.budget_days * daily_value, **options)
+    return folder, stores, config, time.perf_counter() - t0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    catalogue_arguments(p, items=100)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--gap", type=float, default=1e-4, help="solver.decompose_gap: the rounds stop once the plan "
+                   "is proven within it of the optimum (the issue asks for 0.1%%)")
+    a = p.parse_args(argv)
+    folder, stores, config, write_data_s = write_inputs(a, "echelon-e2e-", gap=a.gap)
     t1 = time.perf_counter()
     plan = run(config, out=folder / "plan", workers=a.workers)
     t2 = time.perf_counter()
     k = plan.kpis
     out = {"items": a.items, "stores": len(stores), "periods": a.periods, "scenarios": a.scenarios,
-           "workers": a.workers, "history_rows": a.items * len(stores) * a.days, "write_data_s": t1 - t0,
+           "workers": a.workers, "history_rows": a.items * len(stores) * a.days, "write_data_s": write_data_s,
            **{f"{name}_s": v for name, v in k["timings_s"].items()}, "wall_s": t2 - t1,
            "variables": k["model"]["variables"], "expected_cost": k["expected_cost"],
            "fill_rate": k["service"]["expected_fill_rate"], "capital_used": k["capital"]["used"],

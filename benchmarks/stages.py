@@ -41,7 +41,6 @@ import cProfile
 import os
 import pstats
 import sys
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -51,8 +50,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.end_to_end import write_catalogue, write_config  # noqa: E402
-from benchmarks.run import cpu_seconds, network_arguments, report  # noqa: E402
+from benchmarks.end_to_end import catalogue_arguments, write_inputs  # noqa: E402
+from benchmarks.run import cpu_seconds, report  # noqa: E402
 from optimizer.config import load_config  # noqa: E402
 from optimizer.forecast_commands import scenario_copula  # noqa: E402
 from optimizer.inputs import initial_state, prepare  # noqa: E402
@@ -187,25 +186,14 @@ def run_stages(config_path: Path, out: Path, timer: Timer, seed: int | None = No
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    network_arguments(p, items=1000)
-    p.add_argument("--days", type=int, default=84, help="days of synthetic history")
-    p.add_argument("--train-periods", type=int, default=28, help="days of each series NGBoost trains on")
-    p.add_argument("--iterations", type=int, default=50, help="NGBoost boosting iterations")
+    catalogue_arguments(p, items=1000)
     p.add_argument("--eval-scenarios", type=int, default=200, help="fresh scenarios of the out-of-sample replay")
-    p.add_argument("--budget-days", type=float, default=7.0, help="capital budget in days of demand at cost")
     p.add_argument("--seed", type=int, default=None, help="run seed (default: the config's, 1)")
     p.add_argument("--profile", choices=STAGES, nargs="+", default=(), help="run these stages under cProfile")
     p.add_argument("--profile-top", type=int, default=25)
-    p.add_argument("--keep", default=None, help="folder for history, config and outputs (default: a temporary one)")
-    p.add_argument("--json", default=None)
     a = p.parse_args(argv)
-    folder = Path(a.keep or tempfile.mkdtemp(prefix="echelon-stages-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    stores, daily_value = write_catalogue(folder, a.items, a.dcs, a.stores_per_dc, a.days)
-    config = write_config(folder, stores, a.dcs, a.periods, a.scenarios, a.train_periods, a.iterations,
-                          a.budget_days * daily_value, evaluation_scenarios=a.eval_scenarios)
-    write_data_s = time.perf_counter() - t0
+    folder, stores, config, write_data_s = write_inputs(a, "echelon-stages-",
+                                                        evaluation_scenarios=a.eval_scenarios)
     timer = Timer(a.profile, a.profile_top)
     extra = run_stages(config, folder / "plan", timer, a.seed)
     out = {"items": a.items, "stores": len(stores), "periods": a.periods, "scenarios": a.scenarios,
