@@ -156,6 +156,10 @@ class _Part:
         self.template = template
         self.basis = None
 
+    def priced(self, lam: float, mu: float) -> np.ndarray:
+        """Its costs at prices (lam, mu) of capital and units short: :math:`c - \\lambda g - \\mu u`."""
+        return self.cost - lam * self.capital - mu * self.short
+
     def run(self, priced: np.ndarray, start=None) -> np.ndarray | str:
         """Solve with costs ``priced`` (compiled order) from the last basis (the first time from
         ``start``, else the template's): the solution in compiled order, or HiGHS's model status
@@ -219,7 +223,7 @@ class _Item:
         cost, capital, short = self.const, self.capital_const, 0.0
         solved = {}  # template -> the basis of this item's last part of that shape
         for part, where in self.parts:
-            priced = part.cost - lam * part.capital - mu * part.short
+            priced = part.priced(lam, mu)
             if link_price is not None:
                 priced = priced - link_price[where]
             # A subtree's first solve starts from its sibling's optimal basis, when one of the
@@ -308,8 +312,7 @@ class ItemSolver:
         """Every item's proposal at prices (lam, mu, nu), in item order (HiGHS's status where not optimal)."""
         if self._reference is not None:  # first call: the start basis of each shape the reference has,
             for part, _ in self._reference.parts:  # solved at this call's prices
-                if isinstance(part.run(part.cost - lam * part.capital - mu * part.short), np.ndarray) and \
-                        part.template.start_basis is None:
+                if isinstance(part.run(part.priced(lam, mu)), np.ndarray) and part.template.start_basis is None:
                     part.template.start_basis = part.basis
             self._reference = None
         return [item.solve(lam, mu, nu) for item in self.items]
