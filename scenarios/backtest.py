@@ -7,12 +7,14 @@ For every origin :math:`o_1 < ... < o_K` each model is fitted on the sales up to
   (:func:`forecasts.metrics.score`);
 * aggregated scores (item x DC days, weekly sums, lead-time sums over 7 and
   :math:`H` days, at item x store and item x DC) from sample paths of the table,
-  drawn independently and through a Gaussian copula fitted to the model's PITs
-  at the earlier origins only (:mod:`scenarios.copula`), its tails (a t copula's
-  :math:`\\nu`, :mod:`scenarios.t_copula`) and correlation scales then chosen to
-  calibrate the earlier origins' 7- and :math:`H`-day sums
-  (:mod:`scenarios.sum_calibration`; ``copula_fitted`` is the copula before,
-  ``copula_gaussian`` the scales chosen with the Gaussian copula only);
+  drawn independently and through copulas of the model's PITs at the earlier
+  origins only: ``copula``, the empirical copula of those PIT paths
+  (:mod:`scenarios.empirical_copula`), its pattern weight chosen on the earlier
+  origins' 7- and :math:`H`-day sums, each origin through the others' paths;
+  ``copula_fitted``, the Gaussian copula fitted to them (:mod:`scenarios.copula`);
+  ``copula_gaussian``, its correlation scales chosen on those sums; ``copula_t``,
+  a t copula with its tails chosen too (:mod:`scenarios.t_copula`,
+  :mod:`scenarios.sum_calibration`);
 * NGBoost's family is chosen by daily CRPS at the last origin but one, among
   ``families`` (per group of series with ``family_by``); if the PITs of the earlier origins miss a central interval by
   more than ``recalibrate_tolerance``, the last origin's forecast is recalibrated
@@ -20,7 +22,8 @@ For every origin :math:`o_1 < ... < o_K` each model is fitted on the sales up to
   empirical CDF of those PITs (Kuleshov et al. 2018).
 
 Nothing observed after an origin enters the model, copula or calibration map
-used at that origin. With a recalibrated forecast, the copula and its scales are
+used at that origin. Randomised PITs draw from a generator per model, origin
+and use, so a model's scores do not depend on which other models ran. With a recalibrated forecast, the copula and its scales are
 fitted on the earlier origins' forecasts warped by the same map as the last one,
 so that the sums are calibrated for the marginals they are drawn from.
 """
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,7 +43,7 @@ from forecasts.distributions import QUANTILE_LEVELS, DistributionTable
 from forecasts.metrics import COVERAGE_LEVELS, coverage, crps_from_grid, midpoint_levels, score, spl_scale
 from scenarios.copula import fit_copula
 from scenarios.sampling import sample_scenarios
-from scenarios.sum_calibration import NUS, calibrate_copula
+from scenarios.sum_calibration import NUS, calibrate_copula, calibrate_empirical
 
 __all__ = ["ModelForecast", "aggregate", "backtest", "recalibrated_table", "table_grids"]
 
@@ -163,7 +167,12 @@ def backtest(
         Arrays for plots and the fitted copula (``copula``).
     """
     origins = [pd.Timestamp(o) for o in origins]
-    rng = np.random.default_rng(seed)
+
+    def rng_for(*key):
+        """A generator of its own per model, origin and use: one model's randomised PITs do not
+        depend on which other models ran (``ets`` is optional)."""
+        return np.random.default_rng([seed, *(zlib.crc32(str(k).encode()) for k in key)])
+
     last = origins[-1]
     series0 = None
     fc_at: dict[str, list[ModelForecast]] = {}
@@ -172,10 +181,10 @@ def backtest(
     def add(name, k, table, series):
         grid, q9 = table_grids(table, len(series), horizon)
         y = truth_at[k]
-        pit = _pit_from(grid, y)
+        pit = _pit_from(grid, y, rng_for("pit", name, k))
         fc_at.setdefault(name, [None] * len(origins))[k] = ModelForecast(table, grid, q9, pit)
 
-    def _pit_from(grid, y):
+    def _pit_from(grid, y, rng):
         from forecasts.metrics import randomized_pit
 
         m = grid.shape[0]
@@ -303,7 +312,7 @@ def backtest(
                      np.array([key[1] for key in item_group_keys]))
               for name, (g, b) in levels.items()}
 
-    def level_scores(paths, name, g, b, y_daily):
+    def level_scores(paths, name, g, b, y_daily, rng):
         u = midpoint_levels(N_LEVELS)
         p = agg(paths, g, b)
         y = agg(y_daily[None], g, b)[0]
@@ -330,6 +339,7 @@ def backtest(
     y_last = truth_at[-1]
     for name, runs in fc_at.items():
         f = runs[-1]
+        rng = rng_for("score", name)
         daily = score(f.grid, f.q9, y_last, scale=scales["item_store"], weight=weight, rng=rng)
         by_origin = {}
         for k in range(K):
@@ -342,27 +352,32 @@ def backtest(
         if K > 1:
             if name in earlier_tables:
                 earlier = earlier_tables[name]
-                earlier_pit = [_pit_from(table_grids(t, len(series0), horizon)[0], truth_at[k])
+                earlier_pit = [_pit_from(table_grids(t, len(series0), horizon)[0], truth_at[k],
+                                         rng_for("pit", name, k, "recalibrated"))
                                for k, t in enumerate(earlier)]
             else:
                 earlier, earlier_pit = [r.table for r in runs[: K - 1]], [r.pit for r in runs[: K - 1]]
-            fitted = fit_copula(np.concatenate([_pit_by_item(p, series0, locations) for p in earlier_pit]),
-                                locations)
+            blocks = [_pit_by_item(p, series0, locations) for p in earlier_pit]
+            fitted = fit_copula(np.concatenate(blocks), locations)
+            horizons, dc = sorted({min(7, horizon), horizon}), gmat if groups else None
             t0 = time.perf_counter()
-            gaussian, copula = (calibrate_copula(fitted, earlier, truth_at[: K - 1], sorted({min(7, horizon), horizon}),
-                                                 gmat if groups else None, nus=nus, seed=seed)
-                                for nus in ((math.inf,), NUS))
+            gaussian, t_copula = (calibrate_copula(fitted, earlier, truth_at[: K - 1], horizons, dc, nus=nus, seed=seed)
+                                  for nus in ((math.inf,), NUS))
+            copula = calibrate_empirical(blocks, locations, earlier, truth_at[: K - 1], horizons, dc, seed=seed)
             timings[f"{name}_copula_calibration"] = time.perf_counter() - t0
-            variants.update(copula_fitted=fitted, copula_gaussian=gaussian, copula=copula)
+            variants.update(copula_fitted=fitted, copula_gaussian=gaussian, copula_t=t_copula, copula=copula)
             entry["copula_calibration"] = copula.calibration
-            log(f"  {name} copula: nu {copula.calibration['nu'] or 'inf (Gaussian)'}, time scale "
-                f"{copula.calibration['time_scale']:g}, location scale {copula.calibration['location_scale']:g}")
+            entry["t_copula_calibration"] = t_copula.calibration
+            log(f"  {name} copula: empirical, {copula.calibration['patterns']} paths at weight "
+                f"{copula.calibration['weight']:g}; t copula: nu {t_copula.calibration['nu'] or 'inf (Gaussian)'}, "
+                f"time scale {t_copula.calibration['time_scale']:g}, "
+                f"location scale {t_copula.calibration['location_scale']:g}")
         sampled = {}
         for variant, cop in variants.items():
             t0 = time.perf_counter()
             paths = _sample_paths(f.table, len(series0), horizon, n_samples, seed, cop)
             sampled[variant] = {
-                lname: level_scores(paths, lname, g, b, y_last)
+                lname: level_scores(paths, lname, g, b, y_last, rng_for("levels", name, variant))
                 for lname, (g, b) in levels.items() if lname != "item_store"
             }
             timings[f"{name}_{variant}_sampling"] = time.perf_counter() - t0

@@ -20,7 +20,8 @@ Shrinkage towards independence (:meth:`GaussianCopula.scaled`):
 on the earlier origins' lead-time sums (:mod:`scenarios.sum_calibration`).
 
 A t copula (heavy-tailed sums, :mod:`scenarios.t_copula`) is a subclass with a
-degrees-of-freedom field; :func:`load_copula` reads either.
+degrees-of-freedom field; the empirical copula (:mod:`scenarios.empirical_copula`)
+resamples whole PIT paths instead; :func:`load_copula` reads any of the three.
 
 Sampling: independent standard normals (from the run's LHS, Sobol or Monte
 Carlo uniforms) are multiplied by the Cholesky factors,
@@ -119,14 +120,19 @@ class GaussianCopula:
         return json.dumps(self._json_fields(), indent=1)
 
 
-def load_copula(path) -> GaussianCopula:
-    """Read a copula written by ``to_json`` (``echelon forecast --backtest``): Gaussian or t (with ``nu``)."""
+def load_copula(path):
+    """Read a copula written by ``to_json`` (``echelon forecast --backtest``): Gaussian, t (with ``nu``)
+    or empirical (with its patterns)."""
+    from .empirical_copula import EmpiricalCopula
     from .t_copula import StudentTCopula
 
     raw = json.loads(Path(path).read_text())
-    kinds = {"gaussian_copula": GaussianCopula, "student_t_copula": StudentTCopula}
+    kinds = {"gaussian_copula": GaussianCopula, "student_t_copula": StudentTCopula,
+             "empirical_copula": EmpiricalCopula}
     if raw.get("kind") not in kinds:
         raise ValueError(f"{path} is not a copula file (kind={raw.get('kind')!r}; expected one of {list(kinds)})")
+    if raw["kind"] == "empirical_copula":
+        return EmpiricalCopula.from_json_fields(raw)
     extra = {"nu": float(raw["nu"])} if raw["kind"] == "student_t_copula" else {}
     return kinds[raw["kind"]](
         tuple(raw["locations"]), np.asarray(raw["location_corr"]), np.asarray(raw["time_corr"]),

@@ -81,6 +81,10 @@ def test_small_backtest_reports_every_model_level_and_the_copula():
     assert set(m["levels"]) == {"item_store", "item_store_week", "item_store_lead_time_7",
                                 "item_store_lead_time_14", "item_dc", "item_dc_week",
                                 "item_dc_lead_time_7", "item_dc_lead_time_14"}
-    assert set(metrics["scenarios"]["ngboost"]) == {"independent", "copula_fitted", "copula_gaussian", "copula"}
+    assert set(metrics["scenarios"]["ngboost"]) == {"independent", "copula_fitted", "copula_gaussian", "copula_t",
+                                                    "copula"}
     assert set(m["levels"]["item_dc_lead_time_14"]["coverage_by_location"]) == {"DC_CA", "DC_TX"}
-    assert art["copula"].time_corr.shape == (14, 14)
+    # the main copula: the earlier origins' PIT paths (2 origins x 2 items over 3 stores and 14 days)
+    assert art["copula"].patterns.shape == (4, 3, 14)
+    assert m["copula_calibration"]["criterion"].endswith("each origin through the others' patterns")
+    assert m["t_copula_calibration"]["origins"] == 2
