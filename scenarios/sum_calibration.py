@@ -35,6 +35,13 @@ heavy tails can. So step 1 chooses the t copula's degrees of freedom
 The earlier forecasts are sampled as their 200 midpoint quantiles per day
 (:meth:`forecasts.distributions.DistributionTable.empirical`), so that a
 candidate costs a lookup, not a quantile function per draw.
+
+The empirical copula (:mod:`scenarios.empirical_copula`) needs no correlation
+at all: it resamples the earlier origins' PIT paths whole. Its one parameter,
+the weight :math:`a` of the paths against fresh noise, is chosen by
+:func:`calibrate_empirical` on the same criterion, each origin's sums drawn
+through the other origins' paths only (a path scored on itself would always
+choose :math:`a = 1`).
 """
 
 from __future__ import annotations
