@@ -25,12 +25,14 @@ Notation: outcome :math:`y`, predictive quantile :math:`q_u` at level :math:`u`.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .distributions import QUANTILE_LEVELS
 
 __all__ = [
     "COVERAGE_LEVELS",
     "coverage",
+    "coverage_interval",
     "crps_from_grid",
     "midpoint_levels",
     "pinball",
@@ -75,6 +77,25 @@ def coverage(pit: np.ndarray, level: float) -> float:
     pit = pit[np.isfinite(pit)]
     lo, hi = (1 - level) / 2, (1 + level) / 2
     return float(np.mean((pit >= lo) & (pit <= hi)))
+
+
+def coverage_interval(pit: np.ndarray, clusters: np.ndarray, level: float, rng: np.random.Generator, *,
+                      n_boot: int = 2000, alpha: float = 0.05) -> list[float]:
+    """Percentile bootstrap interval of :func:`coverage`, resampling whole clusters.
+
+    Series of one item move together (a shared shock reaches all its stores), so
+    the item, not the series, is the unit drawn with replacement: ``clusters``
+    labels each PIT's item. Returns ``[lo, hi]`` at confidence ``1 - alpha``.
+    """
+    pit, clusters = np.asarray(pit, float).ravel(), np.asarray(clusters).ravel()
+    ok = np.isfinite(pit)
+    lo, hi = (1 - level) / 2, (1 + level) / 2
+    codes, _ = pd.factorize(clusters[ok])
+    inside = np.bincount(codes, weights=((pit[ok] >= lo) & (pit[ok] <= hi)).astype(float))
+    count = np.bincount(codes).astype(float)
+    draw = rng.integers(0, len(count), size=(n_boot, len(count)))
+    share = inside[draw].sum(axis=1) / count[draw].sum(axis=1)
+    return [float(v) for v in np.quantile(share, [alpha / 2, 1 - alpha / 2])]
 
 
 def spl_scale(train: np.ndarray) -> np.ndarray:

@@ -40,7 +40,8 @@ import pandas as pd
 
 from forecasts.baselines import sales_grid
 from forecasts.distributions import QUANTILE_LEVELS, DistributionTable
-from forecasts.metrics import COVERAGE_LEVELS, coverage, crps_from_grid, midpoint_levels, score, spl_scale
+from forecasts.metrics import (COVERAGE_LEVELS, coverage, coverage_interval, crps_from_grid, midpoint_levels, score,
+                               spl_scale)
 from scenarios.copula import fit_copula
 from scenarios.sampling import sample_scenarios
 from scenarios.sum_calibration import NUS, calibrate_copula, calibrate_empirical
@@ -311,6 +312,8 @@ def backtest(
     labels = {name: (series0["location"].to_numpy() if g is None else
                      np.array([key[1] for key in item_group_keys]))
               for name, (g, b) in levels.items()}
+    item_of = {name: (series0["item"].to_numpy() if g is None else np.array([key[0] for key in item_group_keys]))
+               for name, (g, b) in levels.items()}
 
     def level_scores(paths, name, g, b, y_daily, rng):
         u = midpoint_levels(N_LEVELS)
@@ -327,6 +330,8 @@ def backtest(
                 loc: {f"{round(a * 100)}": coverage(pit[labels[name] == loc], a) for a in COVERAGE_LEVELS}
                 for loc in sorted(set(labels[name]))
             }
+            out["coverage_interval"] = {f"{round(a * 100)}": coverage_interval(pit, item_of[name], a, rng)
+                                        for a in COVERAGE_LEVELS}
         return out
 
     metrics = {"origins": [o.date().isoformat() for o in origins], "horizon": horizon,
@@ -386,8 +391,8 @@ def backtest(
         entry["levels_sampling"] = main
         metrics["models"][name] = entry
         metrics["scenarios"][name] = {
-            variant: {lname: {"coverage": s["coverage"], "coverage_by_location": s.get("coverage_by_location"),
-                              "crps": s["crps"]}
+            variant: {lname: {"coverage": s["coverage"], "coverage_interval": s.get("coverage_interval"),
+                              "coverage_by_location": s.get("coverage_by_location"), "crps": s["crps"]}
                       for lname, s in lv.items() if "lead_time" in lname}
             for variant, lv in sampled.items()
         }

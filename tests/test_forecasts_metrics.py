@@ -7,6 +7,7 @@ import pytest
 from forecasts.distributions import QUANTILE_LEVELS, DistributionTable
 from forecasts.metrics import (
     coverage,
+    coverage_interval,
     crps_from_grid,
     midpoint_levels,
     pinball,
@@ -57,6 +58,18 @@ def test_coverage_counts_pits_inside_the_central_interval():
     pit = np.array([0.05, 0.2, 0.5, 0.74, 0.76, 0.99])
     assert coverage(pit, 0.5) == pytest.approx(2 / 6)  # 0.25 <= p <= 0.75: 0.5, 0.74
     assert coverage(pit, 0.95) == pytest.approx(5 / 6)
+
+
+def test_coverage_interval_resamples_whole_items():
+    rng = np.random.default_rng(0)
+    # two items, each all inside or all outside the 50% interval: the share is 0, 1/2 or 1 per draw
+    pit = np.array([0.5, 0.5, 0.5, 0.99, 0.99, 0.99])
+    items = np.array(["a", "a", "a", "b", "b", "b"])
+    assert coverage_interval(pit, items, 0.5, rng) == [0.0, 1.0]
+    # 400 items of 3 series, one in two inside: about +-1.96 sqrt(1/4 / 400) around 0.5
+    inside = np.repeat(np.arange(400) % 2 == 0, 3)
+    lo, hi = coverage_interval(np.where(inside, 0.5, 0.99), np.repeat(np.arange(400), 3), 0.5, rng)
+    assert lo == pytest.approx(0.5 - 0.049, abs=0.01) and hi == pytest.approx(0.5 + 0.049, abs=0.01)
 
 
 def test_spl_scale_counts_from_the_first_sale():

@@ -84,6 +84,8 @@ def test_small_backtest_reports_every_model_level_and_the_copula():
     assert set(metrics["scenarios"]["ngboost"]) == {"independent", "copula_fitted", "copula_gaussian", "copula_t",
                                                     "copula"}
     assert set(m["levels"]["item_dc_lead_time_14"]["coverage_by_location"]) == {"DC_CA", "DC_TX"}
+    lo, hi = metrics["scenarios"]["ngboost"]["copula"]["item_dc_lead_time_14"]["coverage_interval"]["80"]
+    assert 0 <= lo <= hi <= 1  # two items: the bootstrap over items is wide
     # the main copula: the earlier origins' PIT paths (2 origins x 2 items over 3 stores and 14 days)
     assert art["copula"].patterns.shape == (4, 3, 14)
     assert m["copula_calibration"]["criterion"].endswith("each origin through the others' patterns")
