@@ -31,13 +31,12 @@ as the patterns' scores are (they are normal scores of calibrated PITs), so
 the marginals stay the forecast's to that extent. A location or a pattern
 cell the copula does not know gets :math:`E` alone.
 
-Sampling without extra random numbers, like the t copula: an item's
-independent normals :math:`z \\in R^d` are a radius and a direction. The
-radius, by its :math:`\\chi^2_d` CDF, picks the pattern,
-:math:`p = \\lfloor P\\, \\chi^2_d(\\|z\\|^2) \\rfloor`; the direction, scaled
-to length :math:`\\sqrt d`, is :math:`E` (independent of the radius, and
-nearly standard normal for the hundreds of cells of an item). Scenario ``s``
-depends on its own uniforms only.
+Sampling without extra random numbers: the uniform :math:`u` of the item's
+first cell picks the pattern, :math:`p = \\lfloor P u \\rfloor`, and its
+remainder :math:`P u - p`, uniform and independent of :math:`p`, becomes that
+cell's noise; the other cells' normals are their noise as they are. A
+stratified :math:`u` (Latin hypercube, Sobol') so spreads the scenarios evenly
+over the patterns, and scenario ``s`` depends on its own uniforms only.
 """
 
 from __future__ import annotations
@@ -48,8 +47,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-
-from .t_copula import item_radius
 
 __all__ = ["EmpiricalCopula", "pit_patterns"]
 
@@ -101,17 +98,20 @@ class EmpiricalCopula:
         if n_t > fitted_t:
             raise ValueError(f"the copula was fitted on {fitted_t} periods; the forecast has {n_t}. "
                              "Refit it with a backtest horizon of at least the planning periods")
-        d, log_r2 = item_radius(z)
-        u = np.where(d > 0, stats.chi2.cdf(np.exp(log_r2), np.maximum(d, 1)), 0.5)
-        pick = np.minimum((u * n_p).astype(np.int64), n_p - 1)  # (S, I)
-        direction = z * np.sqrt(d / np.exp(log_r2))[:, :, None, None]
+        n_s, n_i = z.shape[:2]
+        noise = z.reshape(n_s, n_i, -1).copy()
+        items, first = np.arange(n_i), np.argmax(noise[0] != 0, axis=1)  # each item's first present cell
+        scaled = stats.norm.cdf(noise[:, items, first]) * n_p
+        pick = np.minimum(scaled.astype(np.int64), n_p - 1)  # (S, I)
+        noise[:, items, first] = stats.norm.ppf(np.clip(scaled - pick, 1e-12, 1 - 1e-12))
+        noise = noise.reshape(z.shape)
         idx = np.array([self.locations.index(l) if l in self.locations else -1 for l in locations])
         known = np.flatnonzero(idx >= 0)
         block = np.full((n_p, len(locations), n_t), np.nan)
         block[:, known] = self.patterns[:, idx[known], :n_t]
         chosen = block[pick]  # (S, I, L', T)
         a = self.weight
-        return np.where(np.isnan(chosen), direction, a * chosen + math.sqrt(1.0 - a * a) * direction)
+        return np.where(np.isnan(chosen), noise, a * chosen + math.sqrt(1.0 - a * a) * noise)
 
     def _json_fields(self) -> dict:
         return {

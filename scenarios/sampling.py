@@ -20,9 +20,9 @@ Sampling methods, each reproducible from ``seed`` alone:
     ``seed + scenario number`` (mpi-sppy's rule), so scenario ``s`` is the
     same whatever the count or the order scenarios are built in.
 
-Without ``copula`` every dimension is sampled independently. With a
-:class:`scenarios.copula.GaussianCopula` (fitted to backtest residuals by
-``echelon forecast --backtest``), the uniforms are turned into normals,
+Without ``copula`` every dimension is sampled independently. With a copula
+(fitted to backtest residuals by ``echelon forecast --backtest``: Gaussian, t
+or empirical), the uniforms are turned into normals,
 correlated across periods and locations of each item, and turned back into
 uniforms before the marginals' ``ppf``: the marginals stay those of the
 table, lead-time sums and DC totals get the dependence the backtest saw.
@@ -139,8 +139,9 @@ def sample_scenarios(
     seed : int, default=0
         Seed; the same table, count, seed and method give the same array.
     method : {"lhs", "sobol", "mc"}, default="lhs"
-    copula : scenarios.copula.GaussianCopula, optional
-        Dependence across periods and locations (default: independent).
+    copula : GaussianCopula, StudentTCopula or EmpiricalCopula, optional
+        Dependence across periods and locations (default: independent); anything
+        with ``correlate(z, locations)`` turning independent normals into normal scores.
 
     Returns
     -------

@@ -41,7 +41,7 @@ from scipy import stats
 
 from .copula import GaussianCopula
 
-__all__ = ["StudentTCopula", "item_radius", "t_to_normal_scores"]
+__all__ = ["StudentTCopula", "t_to_normal_scores"]
 
 
 @functools.lru_cache(maxsize=16)
@@ -69,22 +69,16 @@ def _radius_table(d: int, nu: float) -> tuple[np.ndarray, np.ndarray]:
     return np.log(r2), np.log(d * f)
 
 
-def item_radius(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per (scenario, item) of normals ``z`` (S, I, L, T): the dimension :math:`d` and :math:`\\log \\|z\\|^2`.
-
-    Items' absent location x periods hold exact zeros in ``z`` and are not counted in :math:`d`.
-    """
-    flat = z.reshape(z.shape[0], z.shape[1], -1)
-    return np.count_nonzero(flat, axis=2), np.log(np.maximum(np.einsum("sik,sik->si", flat, flat), 1e-300))
-
-
 def _radius_scale(z: np.ndarray, nu: float) -> np.ndarray:
     """Per (scenario, item): :math:`r / \\|z\\|` that turns the item's normals into a spherical t vector.
 
-    The radius map is interpolated in :math:`\\log r^2` (:func:`_radius_table`; relative error in
+    Items' absent location x periods hold exact zeros in ``z`` and are not counted in :math:`d`;
+    the radius map is interpolated in :math:`\\log r^2` (:func:`_radius_table`; relative error in
     :math:`r^2` under 1e-4).
     """
-    d, log_r2 = item_radius(z)
+    flat = z.reshape(z.shape[0], z.shape[1], -1)
+    d = np.count_nonzero(flat, axis=2)
+    log_r2 = np.log(np.maximum(np.einsum("sik,sik->si", flat, flat), 1e-300))
     scale = np.ones(d.shape)
     for dof in np.unique(d[d > 0]):
         at = d == dof

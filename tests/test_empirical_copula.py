@@ -20,15 +20,18 @@ def test_scores_are_whole_patterns_picked_evenly_and_noise_keeps_marginals_norma
     rng = np.random.default_rng(0)
     patterns = rng.standard_normal((5, 2, 7))
     z = rng.standard_normal((20000, 3, 2, 7))
+    # stratified uniforms in each item's first cell (as a Latin hypercube gives)
+    z[:, :, 0, 0] = stats.norm.ppf(rng.permuted(np.tile((np.arange(20000) + 0.5) / 20000, (3, 1)), axis=1).T)
     x = EmpiricalCopula(LOCS, patterns, weight=1.0).correlate(z, LOCS)
-    # a = 1: every item's block is one of the patterns, whole, each picked by 1/5 of the paths
+    # a = 1: every item's block is one of the patterns, whole, each picked by exactly 1/5 of the paths
     match = np.abs(x[:, :, None] - patterns[None, None]).max(axis=(3, 4)) == 0  # (S, I, P)
     assert (match.sum(axis=2) == 1).all()
-    counts = match.sum(axis=(0, 1))
-    assert stats.chisquare(counts).pvalue > 0.01
-    # a = 0: the direction of the item's normals at length sqrt(d), nothing of the patterns
+    np.testing.assert_array_equal(match.sum(axis=0), 4000)
+    # a = 0: the normals themselves, but the first cell's: the remainder of its pick, normal and independent
     x0 = EmpiricalCopula(LOCS, patterns, weight=0.0).correlate(z, LOCS)
-    np.testing.assert_allclose((x0 ** 2).sum(axis=(2, 3)), 14.0)
+    np.testing.assert_array_equal(x0.reshape(20000, 3, -1)[:, :, 1:], z.reshape(20000, 3, -1)[:, :, 1:])
+    assert stats.kstest(x0[:, 1, 0, 0], "norm").pvalue > 0.01
+    assert abs(np.corrcoef(x0[:, 1, 0, 0], match[:, 1].argmax(axis=1))[0, 1]) < 0.03
     # patterns whose cells are standard normal scores, blended with noise: each cell's score is normal
     normal_scores = stats.norm.ppf((np.arange(400) + 0.5) / 400)
     many = EmpiricalCopula(LOCS, rng.permuted(np.broadcast_to(normal_scores[:, None, None], (400, 2, 7)), axis=0),
