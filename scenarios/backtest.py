@@ -22,10 +22,11 @@ For every origin :math:`o_1 < ... < o_K` each model is fitted on the sales up to
   empirical CDF of those PITs (Kuleshov et al. 2018).
 
 Nothing observed after an origin enters the model, copula or calibration map
-used at that origin. Randomised PITs draw from a generator per model, origin
-and use, so a model's scores do not depend on which other models ran. With a recalibrated forecast, the copula and its scales are
-fitted on the earlier origins' forecasts warped by the same map as the last one,
-so that the sums are calibrated for the marginals they are drawn from.
+used at that origin. With a recalibrated forecast, the copulas and their
+parameters are fitted on the earlier origins' forecasts warped by the same map
+as the last one, so that the sums are calibrated for the marginals they are
+drawn from. Randomised PITs draw from a generator per model, origin and use, so
+a model's scores do not depend on which other models ran.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from forecasts.baselines import sales_grid
 from forecasts.distributions import QUANTILE_LEVELS, DistributionTable
@@ -46,7 +48,7 @@ from scenarios.copula import fit_copula
 from scenarios.sampling import sample_scenarios
 from scenarios.sum_calibration import NUS, calibrate_copula, calibrate_empirical
 
-__all__ = ["ModelForecast", "aggregate", "backtest", "recalibrated_table", "table_grids"]
+__all__ = ["ModelForecast", "aggregate", "backtest", "error_dependence", "recalibrated_table", "table_grids"]
 
 N_LEVELS = 200
 
@@ -118,6 +120,35 @@ def _pit_by_item(pit: np.ndarray, series: pd.DataFrame, locations):
     i = pd.Index(items).get_indexer(series["item"])
     l = pd.Index(locations).get_indexer(series["location"])
     out[i, l] = pit
+    return out
+
+
+def error_dependence(pit: np.ndarray, series: pd.DataFrame, groups: dict, horizons) -> dict:
+    """How a forecast's errors moved together after one origin, from its PITs (S, H).
+
+    With normal scores :math:`z = \\Phi^{-1}(\\mathrm{PIT})`:
+
+    * ``sum_variance_h``: the variance over series of :math:`\\sum_{t < h} z_t / \\sqrt h`
+      (1 for independent days; larger when errors persist);
+    * ``store_correlation_h``: the mean, over groups (DCs) and pairs of their
+      locations, of the correlation across items of those sums at the two locations
+      (0 when stores err independently; it sets how wide a DC's sum is).
+
+    The copulas assume these stay as they were at the earlier origins; the scored
+    window's own values say whether they did.
+    """
+    z = stats.norm.ppf(np.clip(pit, 1e-6, 1 - 1e-6))
+    out = {}
+    for h in horizons:
+        s = z[:, :h].sum(axis=1) / math.sqrt(h)
+        out[f"sum_variance_{h}"] = float(np.var(s))
+        wide = pd.Series(s, index=pd.MultiIndex.from_frame(series[["item", "location"]])).unstack("location")
+        corr = []
+        for members in pd.Series(wide.columns, index=wide.columns).groupby(lambda l: groups.get(l, l)):
+            if len(members[1]) > 1:
+                c = wide[members[1]].corr().to_numpy()
+                corr.append(c[~np.eye(len(c), dtype=bool)].mean())
+        out[f"store_correlation_{h}"] = float(np.mean(corr)) if corr else None
     return out
 
 
@@ -350,7 +381,9 @@ def backtest(
         for k in range(K):
             r = runs[k]
             sc_k = score(r.grid, r.q9, truth_at[k], rng=rng)
-            by_origin[origins[k].date().isoformat()] = {"crps": sc_k["crps"], "coverage": sc_k["coverage"]}
+            by_origin[origins[k].date().isoformat()] = {
+                "crps": sc_k["crps"], "coverage": sc_k["coverage"],
+                "error_dependence": error_dependence(r.pit, series0, groups or {}, sorted({min(7, horizon), horizon}))}
         copula = None
         variants = {"independent": None}
         entry = {**daily, "by_origin": by_origin, "levels": {}}

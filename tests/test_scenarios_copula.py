@@ -1,6 +1,7 @@
 """Copula scenarios: fitted correlation, unchanged marginals, reproducibility; a small backtest."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -86,7 +87,25 @@ def test_small_backtest_reports_every_model_level_and_the_copula():
     assert set(m["levels"]["item_dc_lead_time_14"]["coverage_by_location"]) == {"DC_CA", "DC_TX"}
     lo, hi = metrics["scenarios"]["ngboost"]["copula"]["item_dc_lead_time_14"]["coverage_interval"]["80"]
     assert 0 <= lo <= hi <= 1  # two items: the bootstrap over items is wide
+    assert {"sum_variance_14", "store_correlation_14"} <= set(m["by_origin"]["2016-03-27"]["error_dependence"])
     # the main copula: the earlier origins' PIT paths (2 origins x 2 items over 3 stores and 14 days)
     assert art["copula"].patterns.shape == (4, 3, 14)
     assert m["copula_calibration"]["criterion"].endswith("each origin through the others' patterns")
     assert m["t_copula_calibration"]["origins"] == 2
+
+
+def test_error_dependence_measures_persistence_and_store_co_movement():
+    from scenarios.backtest import error_dependence
+
+    rng = np.random.default_rng(0)
+    items = [f"i{j}" for j in range(400)]
+    series = pd.DataFrame({"item": np.repeat(items, 2), "location": np.tile(["s1", "s2"], 400)})
+    common = rng.standard_normal((400, 1, 1))  # one error per item, every day and both stores
+    z = np.broadcast_to(common, (400, 2, 7)).reshape(800, 7)
+    dep = error_dependence(stats.norm.cdf(z), series, {"s1": "DC", "s2": "DC"}, (7,))
+    assert dep["sum_variance_7"] == pytest.approx(7.0, rel=0.15)  # (7 z)^2 / 7
+    assert dep["store_correlation_7"] == pytest.approx(1.0, abs=1e-6)
+    fresh = error_dependence(stats.norm.cdf(rng.standard_normal((800, 7))), series, {"s1": "DC", "s2": "DC"}, (7,))
+    assert fresh["sum_variance_7"] == pytest.approx(1.0, abs=0.15)
+    assert abs(fresh["store_correlation_7"]) < 0.15
+    assert error_dependence(stats.norm.cdf(z), series, {}, (7,))["store_correlation_7"] is None  # no DC of 2
