@@ -189,13 +189,14 @@ def _solve_once(problem: Problem, config: Config):
     return built, sol
 
 
-def evaluate(problem: Problem, figures, table, config: Config, inputs: Inputs, seed: int):
+def evaluate(problem: Problem, figures, table, config: Config, inputs: Inputs, seed: int, copula=None):
     """Out-of-sample figures of a solved plan (its :class:`~optimizer.plan.PlanFigures`) and the
     optimality-gap estimate, and the replay.
 
     The first stage (targets, tonight's shipments) is replayed on
     ``evaluation.scenarios`` fresh scenarios (seed + seed_offset, independent
-    of the ones solved). The gap follows Mak, Morton and Wood (1999): on each
+    of the ones solved, drawn through the plan's ``copula``: the plan is judged
+    on the dependence it was made for). The gap follows Mak, Morton and Wood (1999): on each
     of ``replications`` independent scenario sets of the plan's size (seeded
     past the fresh ones and each other, so no two share a Monte Carlo scenario), the
     plan's replayed cost less that set's own optimum estimates the gap
@@ -212,7 +213,7 @@ def evaluate(problem: Problem, figures, table, config: Config, inputs: Inputs, s
 
     ev, sc = config.evaluation, config.scenarios
     target, ship0 = figures.target, figures.ship0
-    fresh = sample_scenarios(table, ev.scenarios, seed=seed + ev.seed_offset, method=sc.method)
+    fresh = sample_scenarios(table, ev.scenarios, seed=seed + ev.seed_offset, method=sc.method, copula=copula)
     replay = simulate_in_blocks(problem, target, ship0, scenario_demand(inputs, fresh))
     del fresh
     out = summarise(replay)
@@ -222,7 +223,7 @@ def evaluate(problem: Problem, figures, table, config: Config, inputs: Inputs, s
         for m in range(ev.replications):
             # Monte Carlo seeds scenario s by seed + s: each set starts past the last, so none overlap.
             rep = sample_scenarios(table, sc.count, seed=seed + ev.seed_offset + ev.scenarios + m * sc.count,
-                                   method=sc.method)
+                                   method=sc.method, copula=copula)
             demand = scenario_demand(inputs, rep)
             _, sol = solve_problem(dataclasses.replace(problem, demand=demand, probability=rep.probability), config)
             if sol.status == SolveStatus.OPTIMAL:
@@ -491,8 +492,8 @@ def solve_plan(config: Config, config_path, inputs: Inputs, table, period_dates,
     sc = config.scenarios
     from optimizer.forecast_commands import scenario_copula
 
-    scenario_set = sample_scenarios(table, sc.count, seed=seed, method=sc.method,
-                                    copula=scenario_copula(config, config_path))
+    copula = scenario_copula(config, config_path)
+    scenario_set = sample_scenarios(table, sc.count, seed=seed, method=sc.method, copula=copula)
     timings["scenarios"] = time.perf_counter() - t
 
     problem = dataclasses.replace(make_problem(config, inputs, scenario_set, on_hand, pipeline), **fixed)
@@ -535,7 +536,7 @@ def solve_plan(config: Config, config_path, inputs: Inputs, table, period_dates,
         progress.stage("evaluate")
         t = time.perf_counter()
         plan.kpis["in_sample"] = {"cost": sol.objective, "fill_rate": plan.kpis["service"]["expected_fill_rate"]}
-        plan.kpis["out_of_sample"], replay = evaluate(problem, figures, table, config, inputs, seed)
+        plan.kpis["out_of_sample"], replay = evaluate(problem, figures, table, config, inputs, seed, copula)
         plan.projection = stock_percentiles(replay, problem.items, problem.network.nodes)
         timings["evaluate"] = time.perf_counter() - t
     if period_dates is not None:

@@ -105,7 +105,8 @@ def test_one_earlier_origin_is_chosen_in_sample_and_none_is_refused():
         calibrate_empirical([], LOCS, [], [], (T,))
 
 
-def test_copula_json_keeps_the_patterns_and_echelon_run_plans_on_them(tmp_path):
+def test_copula_json_keeps_the_patterns_and_echelon_run_plans_on_them(tmp_path, monkeypatch):
+    import optimizer.run as run_module
     from optimizer.config import load_config
     from optimizer.errors import InputError
     from optimizer.forecast_commands import scenario_copula
@@ -129,7 +130,16 @@ def test_copula_json_keeps_the_patterns_and_echelon_run_plans_on_them(tmp_path):
     independent = tmp_path / "independent.yaml"
     independent.write_text(yaml.safe_dump(two_echelon(scenarios={"count": 60, "seed": 3},
                                                       evaluation={"replications": 0})))
+    drawn = []  # the real sampler, recording the copula of every scenario set the run draws
+
+    def sampler(*args, **kwargs):
+        drawn.append(kwargs.get("copula"))
+        return sample_scenarios(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "sample_scenarios", sampler)
     plans = [run(p, tmp_path / f"out{j}") for j, p in enumerate((path, independent))]
+    # the plan, and its out-of-sample check, on copula scenarios; then both independent
+    assert [type(c).__name__ for c in drawn] == ["EmpiricalCopula", "EmpiricalCopula", "NoneType", "NoneType"]
     # whole-network shocks over every store and day: tonight's targets change
     targets = [p.stock_positions["target_position"].to_numpy() for p in plans]
     assert not np.array_equal(*targets)
