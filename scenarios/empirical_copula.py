@@ -90,8 +90,8 @@ class EmpiricalCopula:
     def correlate(self, z: np.ndarray, locations) -> np.ndarray:
         """Normal scores (S, I, L', T) of copula uniforms built from independent normals ``z``.
 
-        Exact zeros in ``z`` mark absent item x location pairs; they are not counted
-        in an item's radius.
+        Exact zeros in ``z`` mark absent item x location pairs; an item's first present
+        cell picks its pattern (module docstring).
         """
         n_t = z.shape[-1]
         n_p, _, fitted_t = self.patterns.shape
@@ -128,6 +128,7 @@ class EmpiricalCopula:
 
     @classmethod
     def from_json_fields(cls, raw: dict) -> EmpiricalCopula:
+        """The copula of a parsed ``copula.json`` (``None`` cells: no series there)."""
         patterns = np.array([[[math.nan if v is None else v for v in row] for row in p] for p in raw["patterns"]],
                             dtype=float)
         return cls(tuple(raw["locations"]), patterns, float(raw["weight"]), raw.get("calibration"))
