@@ -17,7 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import traceback
 
-from optimizer.errors import ResourceError
+from optimizer.errors import EchelonError, ResourceError
 from optimizer.item_models import ItemSolver, Proposal
 
 __all__ = ["ItemPool"]
@@ -91,13 +91,18 @@ class ItemPool:
         for w, conn in enumerate(self._conns):
             try:
                 status, value = conn.recv()
-            except (EOFError, ConnectionResetError):  # the process is gone: killed, most often by the OOM killer
+            except (EOFError, ConnectionResetError):  # the process is gone
                 self._procs[w].join(timeout=10)
                 code = self._procs[w].exitcode
                 self.close()
-                raise ResourceError(f"item worker {w} of {self.workers} died (exit code {code}), most likely out "
-                                    "of memory; nothing was written; lower solver.workers or scenarios.count, "
-                                    "or run on a larger machine") from None
+                if code is not None and code < 0:  # killed by a signal, most often SIGKILL from the OOM killer
+                    raise ResourceError(f"item worker {w} of {self.workers} died (exit code {code}), most likely out "
+                                        "of memory; nothing was written; lower solver.workers or scenarios.count, "
+                                        "or run on a larger machine") from None
+                raise EchelonError(f"item worker {w} of {self.workers} exited (exit code {code}) before it answered: "
+                                   "it could not start or it crashed; nothing was written; a script that runs "
+                                   "echelon with solver.workers > 1 must start it under "
+                                   "`if __name__ == \"__main__\":` (worker processes are spawned)") from None
             if status == "memory":
                 self.close()
                 raise ResourceError(f"item worker {w} of {self.workers} ran out of memory; nothing was written; "

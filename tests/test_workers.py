@@ -113,3 +113,23 @@ def test_a_worker_killed_mid_solve_is_exit_5_not_a_traceback(write_config):
     finally:
         pool.close()
     assert pool._procs == []
+
+
+class _DiesWhileStarting:
+    """Unpickled in a spawned worker, it ends the process before the worker's loop runs."""
+
+    def __reduce__(self):
+        import os
+
+        return os._exit, (3,)
+
+
+def test_a_worker_that_exits_while_starting_is_not_called_out_of_memory():
+    # Only a worker killed by a signal (SIGKILL from the OOM killer) is a ResourceError (exit 5);
+    # one that exits while it starts (a script without a main guard, a crash) says so, exit 1.
+    from optimizer.errors import EchelonError, ResourceError
+    from optimizer.workers import ItemPool
+
+    with pytest.raises(EchelonError, match=r"item worker 0 of 2 exited \(exit code 3\) before it answered") as err:
+        ItemPool([_DiesWhileStarting(), _DiesWhileStarting()], workers=2)
+    assert not isinstance(err.value, ResourceError) and err.value.exit_code == 1
