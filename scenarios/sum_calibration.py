@@ -59,7 +59,7 @@ from .empirical_copula import EmpiricalCopula, pit_patterns
 from .sampling import sample_scenarios
 from .t_copula import StudentTCopula
 
-__all__ = ["NUS", "SCALES", "WEIGHTS", "calibrate_copula", "calibrate_empirical", "sum_pits"]
+__all__ = ["NUS", "SCALES", "WEIGHTS", "calibrate_copula", "calibrate_empirical", "coverage_if_calibrated", "sum_pits"]
 
 #: Candidate scales :math:`\lambda`, from the fitted correlation down to independence.
 SCALES = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
@@ -219,3 +219,62 @@ def calibrate_empirical(pits, locations, forecasts, outcomes, horizons, groups=N
                             + ("each origin through the others' patterns" if held_out else "in sample (one origin)")),
               "deviation_by_weight": {f"{a:g}": round(v, 4) for a, v in dev.items()}}
     return EmpiricalCopula(locations, pit_patterns(pits), weight, record)
+
+
+def coverage_if_calibrated(table, copula, horizons, groups=None, *, observed=None, replications: int = 100,
+                           n_samples: int = 300, tolerance: float = 0.03, seed: int = 0) -> dict:
+    """How near nominal the sums' coverage comes when the forecast is exactly right.
+
+    Each of ``replications`` worlds draws one outcome path per series from the
+    model itself (``table`` through ``copula``, Monte Carlo), and scores it the
+    way the backtest scores what was sold: the coverage of the sums over the
+    first ``h`` days, ``h`` in ``horizons``, at item x store and (with
+    ``groups``) item x DC, at 50/80/95. Its misses :math:`|\\mathrm{cov} - a|`
+    are the sampling noise of the coverage test for this many series: a model
+    that misses by as much is not shown miscalibrated by it.
+
+    Parameters
+    ----------
+    table : DistributionTable
+        The forecast scored (its empirical form samples fastest).
+    copula : copula or None
+        The dependence its sums are drawn through.
+    horizons, groups, n_samples
+        As :func:`calibrate_copula`.
+    observed : sequence of float, optional
+        The real outcome's coverage cells in the same order (per level of
+        ``groups``, per horizon, per nominal level), to place among the worlds.
+    tolerance : float, default=0.03
+        A cell counts as on target within this distance of nominal.
+
+    Returns
+    -------
+    dict
+        ``cells_within_tolerance`` (mean, median, 5% and 95% quantiles, share of
+        worlds with every cell within), ``mean_miss`` (mean and 90% quantile) and,
+        with ``observed``, its count, mean miss and the share of calibrated worlds
+        that miss by at least as much.
+    """
+    keys = table.series_index()
+    worlds = sample_scenarios(table, replications, seed=seed + 1_000_003, method="mc", copula=copula)
+    truth = worlds.demand[:, pd.Index(worlds.items).get_indexer(keys.get_level_values(0)),
+                          pd.Index(worlds.locations).get_indexer(keys.get_level_values(1)), :]
+    levels = (None,) if groups is None else (None, groups)
+    nominal = np.tile(COVERAGE_LEVELS, len(levels) * len(horizons))
+    misses = []
+    for r in range(replications):
+        pits = [sum_pits(table, truth[r], copula, horizons, g, n_samples=n_samples, seed=seed + r) for g in levels]
+        misses.append(np.abs([coverage(p[h], a) for p in pits for h in horizons for a in COVERAGE_LEVELS] - nominal))
+    misses = np.array(misses)
+    within, mean_miss = (misses <= tolerance + 1e-12).sum(axis=1), misses.mean(axis=1)
+    out = {"replications": replications, "cells": int(misses.shape[1]), "tolerance": tolerance,
+           "cells_within_tolerance": {"mean": float(within.mean()), "median": float(np.median(within)),
+                                      "q05_q95": [float(v) for v in np.quantile(within, [0.05, 0.95])],
+                                      "share_all_within": float(np.mean(within == misses.shape[1]))},
+           "mean_miss": {"mean": float(mean_miss.mean()), "q90": float(np.quantile(mean_miss, 0.9))}}
+    if observed is not None:
+        miss = np.abs(np.asarray(observed, float) - nominal)
+        out["observed"] = {"cells_within_tolerance": int((miss <= tolerance + 1e-12).sum()),
+                           "mean_miss": float(miss.mean()),
+                           "share_of_calibrated_worlds_missing_more": float(np.mean(mean_miss >= miss.mean()))}
+    return out

@@ -88,6 +88,8 @@ def test_small_backtest_reports_every_model_level_and_the_copula():
     lo, hi = metrics["scenarios"]["ngboost"]["copula"]["item_dc_lead_time_14"]["coverage_interval"]["80"]
     assert 0 <= lo <= hi <= 1  # two items: the bootstrap over items is wide
     assert {"sum_variance_14", "store_correlation_14"} <= set(m["by_origin"]["2016-03-27"]["error_dependence"])
+    ref = metrics["coverage_if_calibrated"]  # 12 cells: 2 levels x 2 horizons x 3 nominal levels
+    assert ref["model"] == "ngboost" and ref["cells"] == 12 and ref["observed"]["cells_within_tolerance"] <= 12
     # the main copula: the earlier origins' PIT paths (2 origins x 2 items over 3 stores and 14 days)
     assert art["copula"].patterns.shape == (4, 3, 14)
     assert m["copula_calibration"]["criterion"].endswith("each origin through the others' patterns")

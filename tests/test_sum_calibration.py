@@ -125,3 +125,20 @@ def test_run_reads_the_calibrated_copula_through_scenarios_copula(tmp_path):
     np.testing.assert_allclose(used.time_corr, _equi(0.2, 8), atol=1e-6)
     np.testing.assert_allclose(used.location_corr, _equi(0.3, 3), atol=1e-6)
     assert used.calibration == {"time_scale": 0.4}
+
+
+def test_coverage_of_a_calibrated_model_misses_by_its_binomial_noise():
+    from scenarios.sum_calibration import coverage_if_calibrated
+
+    # 400 independent series, scored on 7-day sums: a cell's coverage is Binomial(400, a) / 400, so
+    # E|cov - a| = sqrt(2 / pi) sqrt(a (1 - a) / 400) (normal approximation): 0.0200, 0.0160, 0.0087
+    items = [f"i{j:03d}" for j in range(400)]
+    table = DistributionTable.constant("normal", {"mean": 50.0, "std": 5.0}, items, ["A"], 7)
+    expected = np.mean([math.sqrt(2 / math.pi * a * (1 - a) / 400) for a in (0.5, 0.8, 0.95)])
+    ref = coverage_if_calibrated(table, None, (7,), replications=100, n_samples=200, seed=1,
+                                 observed=[0.5, 0.95, 0.95])
+    assert ref["mean_miss"]["mean"] == pytest.approx(expected, rel=0.2)
+    assert ref["cells"] == 3 and 0 < ref["cells_within_tolerance"]["share_all_within"] < 1
+    # an observed miss of 15 points at 80% is far outside what calibrated worlds show
+    assert ref["observed"]["cells_within_tolerance"] == 2
+    assert ref["observed"]["share_of_calibrated_worlds_missing_more"] < 0.02
