@@ -171,6 +171,14 @@ def summary(metrics: dict) -> str:
                 f"{m.get('spl', float('nan')):7.3f} {m.get('wspl', float('nan')):7.3f}  {cov(m['coverage']):>11s}")
         line += "".join(f" | {cov(m['levels'][k]['coverage']):>17s}" for k in lt)
         lines.append(line)
+    ref = metrics.get("coverage_if_calibrated")
+    if ref and "observed" in ref:
+        within, seen = ref["cells_within_tolerance"], ref["observed"]
+        lines.append(f"{ref['model']} lead-time sums: {seen['cells_within_tolerance']} of {ref['cells']} cells within "
+                     f"{100 * ref['tolerance']:g} points of nominal (mean miss {100 * seen['mean_miss']:.1f}); were the "
+                     f"forecast exactly right, {within['mean']:.1f} on average, all {ref['cells']} in "
+                     f"{100 * within['share_all_within']:.0f}% of {ref['replications']} worlds, and "
+                     f"{100 * seen['share_of_calibrated_worlds_missing_more']:.0f}% of them miss by more")
     return "\n".join(lines)
 
 

@@ -1,5 +1,7 @@
 """Copula scenarios: fitted correlation, unchanged marginals, reproducibility; a small backtest."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,6 +92,11 @@ def test_small_backtest_reports_every_model_level_and_the_copula():
     assert {"sum_variance_14", "store_correlation_14"} <= set(m["by_origin"]["2016-03-27"]["error_dependence"])
     ref = metrics["coverage_if_calibrated"]  # 12 cells: 2 levels x 2 horizons x 3 nominal levels
     assert ref["model"] == "ngboost" and ref["cells"] == 12 and ref["observed"]["cells_within_tolerance"] <= 12
+    from optimizer.forecast_commands import summary
+
+    assert re.match(r"ngboost lead-time sums: \d+ of 12 cells within 3 points of nominal \(mean miss [\d.]+\); "
+                    r"were the forecast exactly right, [\d.]+ on average, all 12 in \d+% of 100 worlds",
+                    summary(metrics).splitlines()[-1])
     # the main copula: the earlier origins' PIT paths (2 origins x 2 items over 3 stores and 14 days)
     assert art["copula"].patterns.shape == (4, 3, 14)
     assert m["copula_calibration"]["criterion"].endswith("each origin through the others' patterns")
