@@ -38,10 +38,13 @@ def test_scores_are_whole_patterns_picked_evenly_and_noise_keeps_marginals_norma
                            weight=0.9).correlate(z, LOCS)
     assert stats.kstest(many[:, 1, 0, 3], "norm").pvalue > 0.01
     # a location the copula does not know is independent noise; a pattern cell without a series too
+    x_new = EmpiricalCopula(LOCS, patterns, weight=1.0).correlate(z, ("A", "C"))
+    np.testing.assert_array_equal(x_new[:, :, 1], x0[:, :, 1])
     holey = patterns.copy()
     holey[:, 1] = np.nan
-    x_new = EmpiricalCopula(LOCS, holey, weight=1.0).correlate(z, ("A", "C"))
-    np.testing.assert_array_equal(x_new[:, :, 1], x0[:, :, 1])
+    x_holey = EmpiricalCopula(LOCS, holey, weight=1.0).correlate(z, LOCS)
+    np.testing.assert_array_equal(x_holey[:, :, 1], x0[:, :, 1])
+    np.testing.assert_array_equal(x_holey[:, :, 0], x[:, :, 0])
     with pytest.raises(ValueError, match="the copula was fitted on 7 periods; the forecast has 9"):
         EmpiricalCopula(LOCS, patterns).correlate(np.ones((2, 1, 2, 9)), LOCS)
     with pytest.raises(ValueError, match=r"pattern weight must be in \[0, 1\]; received 1.5"):
