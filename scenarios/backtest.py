@@ -106,11 +106,7 @@ def _train_blocks(train: np.ndarray, groups, block):
 
 
 def _sample_paths(table, n_series, horizon, count, seed, copula, method="lhs"):
-    sc = sample_scenarios(table, count, seed=seed, method=method, copula=copula)
-    keys = table.series_index()
-    i = pd.Index(sc.items).get_indexer(keys.get_level_values(0))
-    l = pd.Index(sc.locations).get_indexer(keys.get_level_values(1))
-    return sc.demand[:, i, l, :]  # (N, S, H)
+    return sample_scenarios(table, count, seed=seed, method=method, copula=copula).series_paths(table.series_index())
 
 
 def _pit_by_item(pit: np.ndarray, series: pd.DataFrame, locations):
@@ -377,6 +373,7 @@ def backtest(
                "calibration": calibration, "models": {}, "scenarios": {}}
     artefacts = {"pit": {}, "copula": None, "coverage": {}}
     y_last = truth_at[-1]
+    horizons, dc = sorted({min(7, horizon), horizon}), gmat if groups else None  # lead-time sums, DC map
     for name, runs in fc_at.items():
         f = runs[-1]
         rng = rng_for("score", name)
@@ -387,7 +384,7 @@ def backtest(
             sc_k = score(r.grid, r.q9, truth_at[k], rng=rng)
             by_origin[origins[k].date().isoformat()] = {
                 "crps": sc_k["crps"], "coverage": sc_k["coverage"],
-                "error_dependence": error_dependence(r.pit, series0, groups or {}, sorted({min(7, horizon), horizon}))}
+                "error_dependence": error_dependence(r.pit, series0, groups or {}, horizons)}
         copula = None
         variants = {"independent": None}
         entry = {**daily, "by_origin": by_origin, "levels": {}}
@@ -401,7 +398,6 @@ def backtest(
                 earlier, earlier_pit = [r.table for r in runs[: K - 1]], [r.pit for r in runs[: K - 1]]
             blocks = [_pit_by_item(p, series0, locations) for p in earlier_pit]
             fitted = fit_copula(np.concatenate(blocks), locations)
-            horizons, dc = sorted({min(7, horizon), horizon}), gmat if groups else None
             t0 = time.perf_counter()
             gaussian, t_copula = (calibrate_copula(fitted, earlier, truth_at[: K - 1], horizons, dc, nus=nus, seed=seed)
                                   for nus in ((math.inf,), NUS))

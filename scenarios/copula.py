@@ -60,6 +60,20 @@ def _regularise(c: np.ndarray, shrinkage: float) -> np.ndarray:
     return c / np.outer(d, d)
 
 
+def check_periods(fitted: int, n_t: int) -> None:
+    """Refuse a forecast of more periods than a copula was fitted on."""
+    if n_t > fitted:
+        raise ValueError(f"the copula was fitted on {fitted} periods; the forecast has {n_t}. "
+                         "Refit it with a backtest horizon of at least the planning periods")
+
+
+def location_index(fitted, locations) -> tuple[np.ndarray, np.ndarray]:
+    """Position in a copula's ``fitted`` locations of each of ``locations`` (-1: unknown to it),
+    and the positions in ``locations`` of those it knows."""
+    idx = np.array([fitted.index(l) if l in fitted else -1 for l in locations])
+    return idx, np.flatnonzero(idx >= 0)
+
+
 @dataclass(frozen=True)
 class GaussianCopula:
     """Separable Gaussian copula over locations and periods.
@@ -94,14 +108,9 @@ class GaussianCopula:
         Locations of ``locations`` (the L' axis) unknown to the copula stay independent.
         """
         n_t = z.shape[-1]
-        if n_t > len(self.time_corr):
-            raise ValueError(
-                f"the copula was fitted on {len(self.time_corr)} periods; the forecast has {n_t}. "
-                "Refit it with a backtest horizon of at least the planning periods"
-            )
+        check_periods(len(self.time_corr), n_t)
         a_t = np.linalg.cholesky(self.time_corr[:n_t, :n_t])
-        idx = np.array([self.locations.index(l) if l in self.locations else -1 for l in locations])
-        known = np.flatnonzero(idx >= 0)
+        idx, known = location_index(self.locations, locations)
         r_l = np.eye(len(locations))
         r_l[np.ix_(known, known)] = self.location_corr[np.ix_(idx[known], idx[known])]
         a_l = np.linalg.cholesky(r_l)

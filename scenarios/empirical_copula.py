@@ -48,6 +48,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .copula import check_periods, location_index
+
 __all__ = ["EmpiricalCopula", "pit_patterns"]
 
 _EPS = 1e-6
@@ -95,9 +97,7 @@ class EmpiricalCopula:
         """
         n_t = z.shape[-1]
         n_p, _, fitted_t = self.patterns.shape
-        if n_t > fitted_t:
-            raise ValueError(f"the copula was fitted on {fitted_t} periods; the forecast has {n_t}. "
-                             "Refit it with a backtest horizon of at least the planning periods")
+        check_periods(fitted_t, n_t)
         n_s, n_i = z.shape[:2]
         noise = z.reshape(n_s, n_i, -1).copy()
         items, first = np.arange(n_i), np.argmax(noise[0] != 0, axis=1)  # each item's first present cell
@@ -105,8 +105,7 @@ class EmpiricalCopula:
         pick = np.minimum(scaled.astype(np.int64), n_p - 1)  # (S, I)
         noise[:, items, first] = stats.norm.ppf(np.clip(scaled - pick, 1e-12, 1 - 1e-12))
         noise = noise.reshape(z.shape)
-        idx = np.array([self.locations.index(l) if l in self.locations else -1 for l in locations])
-        known = np.flatnonzero(idx >= 0)
+        idx, known = location_index(self.locations, locations)
         block = np.full((n_p, len(locations), n_t), np.nan)
         block[:, known] = self.patterns[:, idx[known], :n_t]
         chosen = block[pick]  # (S, I, L', T)

@@ -72,6 +72,12 @@ class ScenarioSet:
     def n_periods(self) -> int:
         return self.demand.shape[3]
 
+    def series_paths(self, keys: pd.MultiIndex) -> np.ndarray:
+        """Demand (S, len(keys), T) of the (item, location) series ``keys``, in their order."""
+        i = pd.Index(self.items).get_indexer(keys.get_level_values(0))
+        l = pd.Index(self.locations).get_indexer(keys.get_level_values(1))
+        return self.demand[:, i, l, :]
+
     def to_frame(self) -> pd.DataFrame:
         """Long table: scenario, item, location, period, demand, probability."""
         s, i, l, t = np.indices(self.demand.shape).reshape(4, -1)

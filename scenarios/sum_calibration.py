@@ -50,7 +50,6 @@ import dataclasses
 import math
 
 import numpy as np
-import pandas as pd
 
 from forecasts.metrics import COVERAGE_LEVELS, coverage, midpoint_levels, randomized_pit
 
@@ -90,10 +89,7 @@ def sum_pits(table, outcome: np.ndarray, copula, horizons, groups=None, *, n_sam
     dict of h -> ndarray of PITs (one per series or group).
     """
     sc = sample_scenarios(table, n_samples, seed=seed, method="lhs", copula=copula)
-    keys = table.series_index()
-    i = pd.Index(sc.items).get_indexer(keys.get_level_values(0))
-    l = pd.Index(sc.locations).get_indexer(keys.get_level_values(1))
-    paths = sc.demand[:, i, l, :]
+    paths = sc.series_paths(table.series_index())
     rng = np.random.default_rng(seed)
     u = midpoint_levels(_N_LEVELS)
     out = {}
@@ -103,6 +99,13 @@ def sum_pits(table, outcome: np.ndarray, copula, horizons, groups=None, *, n_sam
             p, y = p @ groups, y @ groups
         out[h] = randomized_pit(np.quantile(p, u, axis=0), y, rng)
     return out
+
+
+def _lookup_tables(forecasts) -> list:
+    """The earlier origins' forecasts as their midpoint quantiles, so that a candidate costs a lookup."""
+    if not forecasts:
+        raise ValueError("calibrating the copula needs the forecasts of at least one earlier origin")
+    return [t.empirical(midpoint_levels(_N_LEVELS)) for t in forecasts]
 
 
 def _deviation(forecasts, outcomes, copulas, horizons, groups, n_samples, seed) -> float:
@@ -142,9 +145,7 @@ def calibrate_copula(copula: GaussianCopula, forecasts, outcomes, horizons, grou
         The scaled copula (a :class:`~scenarios.t_copula.StudentTCopula` when a finite
         :math:`\\nu` is chosen); ``calibration`` records the choice and each candidate's deviation.
     """
-    if not forecasts:
-        raise ValueError("calibrating the copula needs the forecasts of at least one earlier origin")
-    forecasts = [t.empirical(midpoint_levels(_N_LEVELS)) for t in forecasts]
+    forecasts = _lookup_tables(forecasts)
 
     def choose(candidates, make, groups_):
         dev = {c: _deviation(forecasts, outcomes, [make(*c)] * len(forecasts), horizons, groups_, n_samples, seed)
@@ -197,9 +198,7 @@ def calibrate_empirical(pits, locations, forecasts, outcomes, horizons, groups=N
         Patterns of every earlier origin, the chosen weight, and ``calibration``
         (the choice and each candidate's deviation).
     """
-    if not forecasts:
-        raise ValueError("calibrating the copula needs the forecasts of at least one earlier origin")
-    forecasts = [t.empirical(midpoint_levels(_N_LEVELS)) for t in forecasts]
+    forecasts = _lookup_tables(forecasts)
     locations = tuple(locations)
     k_all = range(len(pits))
     held_out = len(pits) > 1
@@ -255,10 +254,8 @@ def coverage_if_calibrated(table, copula, horizons, groups=None, *, observed=Non
         with ``observed``, its count, mean miss and the share of calibrated worlds
         that miss by at least as much.
     """
-    keys = table.series_index()
-    worlds = sample_scenarios(table, replications, seed=seed + 1_000_003, method="mc", copula=copula)
-    truth = worlds.demand[:, pd.Index(worlds.items).get_indexer(keys.get_level_values(0)),
-                          pd.Index(worlds.locations).get_indexer(keys.get_level_values(1)), :]
+    truth = sample_scenarios(table, replications, seed=seed + 1_000_003, method="mc",
+                             copula=copula).series_paths(table.series_index())
     levels = (None,) if groups is None else (None, groups)
     nominal = np.tile(COVERAGE_LEVELS, len(levels) * len(horizons))
     misses = []
