@@ -46,7 +46,7 @@ from ngboost.distns import LogNormal, Normal, Poisson
 from ngboost.scores import LogScore
 from scipy import special, stats
 
-__all__ = ["DiagonalFisher", "FastLogNormal", "FastNormal", "FastPoisson"]
+__all__ = ["DiagonalFisher", "FastLogNormal", "FastNormal", "FastPoisson", "log_factorial"]
 
 _LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
@@ -73,7 +73,7 @@ class DiagonalFisher:
         return FI
 
 
-def _log_factorial(y: np.ndarray, _last: list = [None, None]) -> np.ndarray:
+def log_factorial(y: np.ndarray, _last: list = [None, None]) -> np.ndarray:
     """``log y!`` of counts ``y``, remembered for the last array it was asked about.
 
     NGBoost scores the same target array about ten times per iteration (the
@@ -90,7 +90,7 @@ def _log_factorial(y: np.ndarray, _last: list = [None, None]) -> np.ndarray:
 
 class FastPoissonLogScore(DiagonalFisher, LogScore):
     def score(self, Y):
-        return self.mu - Y * self.logmu + _log_factorial(Y)
+        return self.mu - Y * self.logmu + log_factorial(Y)
 
     def d_score(self, Y):
         return (self.mu - Y)[:, None]

@@ -44,7 +44,7 @@ from ngboost.distns.distn import RegressionDistn
 from ngboost.scores import LogScore
 from scipy import special, stats
 
-from .closed_form import DiagonalFisher, _log_factorial
+from .closed_form import DiagonalFisher, log_factorial
 from .row_threads import by_rows
 
 __all__ = ["NegativeBinomial", "NegativeBinomialLogScore", "nb_fisher_dispersion"]
@@ -170,7 +170,7 @@ class NegativeBinomial(RegressionDistn):
     def logpmf(self, Y):
         """Log probability of counts ``Y`` (vectorised over rows; ``log y!`` kept for the same ``Y``)."""
         y = np.asarray(Y, dtype=float)
-        return by_rows(_logpmf, y, self.k, self.logk, self.logmu, _log_factorial(Y))
+        return by_rows(_logpmf, y, self.k, self.logk, self.logmu, log_factorial(Y))
 
     @property
     def dist(self):
